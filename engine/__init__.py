@@ -1,0 +1,1 @@
+"""Burgernet engine: telephony-first alerting for citizen-participation networks."""
