@@ -1,0 +1,191 @@
+"""The action dossier: append-only, every entry hash-chained to the previous one of its action.
+
+Personal fields (numbers, names, addresses) are kept apart from the rest of an entry and only
+their hash enters the chain, so erasing a participant can pseudonymise them while
+``verify`` still proves that nothing else was edited, removed or reordered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.actions.models import DossierEntry
+from engine.store.base import utcnow
+
+GENESIS = "0" * 64
+_MAX_RETRIES = 20
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _ts(at: datetime) -> str:
+    # SQLite hands datetimes back naive: they were stored as UTC, so read them as UTC.
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def personal_digest(personal: dict[str, Any] | None) -> str:
+    return "" if not personal else hashlib.sha256(canonical(personal).encode()).hexdigest()
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    action_id: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    data: dict[str, Any],
+    personal_hash: str,
+) -> str:
+    body = canonical(
+        {
+            "action_id": action_id,
+            "seq": seq,
+            "at": _ts(at),
+            "actor": actor,
+            "kind": kind,
+            "data": data,
+            "personal_hash": personal_hash,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    action_id: str,
+    *,
+    actor: str,
+    kind: str,
+    data: dict[str, Any],
+    personal: dict[str, Any] | None = None,
+) -> DossierEntry:
+    """Append one entry; safe when several processes append to the same action at once."""
+    for _ in range(_MAX_RETRIES):
+        last = session.execute(
+            select(DossierEntry.seq, DossierEntry.hash)
+            .where(DossierEntry.action_id == action_id)
+            .order_by(DossierEntry.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        at = utcnow()
+        p_hash = personal_digest(personal)
+        entry = DossierEntry(
+            action_id=action_id,
+            seq=seq,
+            at=at,
+            actor=actor,
+            kind=kind,
+            data=data,
+            personal=personal or None,
+            personal_hash=p_hash,
+            prev_hash=prev,
+            hash=entry_hash(
+                prev_hash=prev,
+                action_id=action_id,
+                seq=seq,
+                at=at,
+                actor=actor,
+                kind=kind,
+                data=data,
+                personal_hash=p_hash,
+            ),
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+                session.flush()
+            return entry
+        except IntegrityError:
+            # Another writer took this seq first: re-read the chain head and try again.
+            continue
+    raise RuntimeError(f"dossier append for {action_id} kept colliding")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def verify(session: Session, action_id: str) -> VerifyResult:
+    rows = session.scalars(
+        select(DossierEntry).where(DossierEntry.action_id == action_id).order_by(DossierEntry.seq)
+    ).all()
+    prev = GENESIS
+    for expected_seq, row in enumerate(rows, start=1):
+        problem = _check_entry(row, expected_seq, prev)
+        if problem:
+            return VerifyResult(False, len(rows), row.seq, problem)
+        prev = row.hash
+    return VerifyResult(True, len(rows))
+
+
+def _check_entry(row: DossierEntry, expected_seq: int, prev: str) -> str:
+    if row.seq != expected_seq:
+        return f"entry {expected_seq} is missing"
+    if row.prev_hash != prev:
+        return "link to the previous entry is broken"
+    if not row.pseudonymised and personal_digest(row.personal) != row.personal_hash:
+        return "personal data was changed"
+    recomputed = entry_hash(
+        prev_hash=row.prev_hash,
+        action_id=row.action_id,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        data=row.data,
+        personal_hash=row.personal_hash,
+    )
+    return "" if recomputed == row.hash else "entry content was changed"
+
+
+def pseudonymise(session: Session, match: dict[str, Any], replacement: str) -> int:
+    """Replace personal fields equal to ``match`` values in every entry; returns entries changed.
+
+    The chain stays verifiable because only ``personal`` changes; ``personal_hash`` (in the
+    chain) keeps proving what was there without revealing it.
+    """
+    changed = 0
+    targets = {str(v) for v in match.values() if v}
+    stmt = select(DossierEntry).where(DossierEntry.personal.is_not(None))
+    for row in session.scalars(stmt):
+        personal = dict(row.personal or {})
+        hit = False
+        for key, value in personal.items():
+            if str(value) in targets:
+                personal[key] = replacement
+                hit = True
+        if hit:
+            row.personal = personal
+            row.pseudonymised = True
+            changed += 1
+    session.flush()
+    return changed
+
+
+def count(session: Session, action_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(DossierEntry).where(
+                DossierEntry.action_id == action_id
+            )
+        )
+        or 0
+    )
