@@ -1,0 +1,148 @@
+"""What the outbound menu changes in the store: reached, digits pressed, unsubscribe.
+
+Each function is one small unit of work on the session it is given (no commit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Result, select, update
+from sqlalchemy.orm import Session
+
+from engine.actions.models import Action, ActionTarget, CallAttempt, SmsMessage
+from engine.ivr.caller_id import mask_number
+from engine.ivr.inbound_calls import ACTOR, DossierAppend
+from engine.participants.models import Participant, Phone
+from engine.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+#: CallAttempt.dtmf is String(20): keep the most recent digits.
+DTMF_MAX = 20
+
+
+@dataclass(frozen=True)
+class MenuCall:
+    attempt_id: str
+    action_id: str
+    target_id: int
+    participant_id: int | None
+    e164: str
+    #: Sound name/path of the action's message.
+    message: str
+
+
+def load_menu_call(
+    session: Session, attempt_id: str, sound_for_action: Callable[[Action], str]
+) -> MenuCall | None:
+    attempt = session.get(CallAttempt, attempt_id) if attempt_id else None
+    if attempt is None:
+        return None
+    action = session.get(Action, attempt.action_id)
+    target = session.get(ActionTarget, attempt.target_id)
+    if action is None or target is None:
+        return None
+    return MenuCall(
+        attempt_id=attempt.id,
+        action_id=action.id,
+        target_id=target.id,
+        participant_id=target.participant_id,
+        e164=attempt.e164,
+        message=sound_for_action(action),
+    )
+
+
+def record_heard(
+    session: Session, call: MenuCall, *, interrupted: bool, append: DossierAppend
+) -> None:
+    """The participant heard the message (to its end, or until they pressed a menu key)."""
+    now = utcnow()
+    target = session.get(ActionTarget, call.target_id)
+    if target is not None and target.reached_at is None:
+        target.reached_at, target.reached_by = now, "voice"
+    append(
+        session,
+        call.action_id,
+        actor=ACTOR,
+        kind="voice_message_heard",
+        data={"attempt_id": call.attempt_id, "interrupted_by_key": interrupted},
+        personal={"e164": call.e164},
+    )
+
+
+def record_choice(
+    session: Session, call: MenuCall, digit: str | None, choice: str, *, append: DossierAppend
+) -> None:
+    if digit:
+        attempt = session.get(CallAttempt, call.attempt_id)
+        if attempt is not None:
+            attempt.dtmf = (attempt.dtmf + digit)[-DTMF_MAX:]
+    append(
+        session,
+        call.action_id,
+        actor=ACTOR,
+        kind="menu_choice",
+        data={"attempt_id": call.attempt_id, "digit": digit or "", "choice": choice},
+    )
+
+
+def unsubscribe_participant(session: Session, call: MenuCall, *, append: DossierAppend) -> bool:
+    """Key 9: no more Burgernet messages.  Queued calls/SMS to their numbers are cancelled.
+
+    Returns False when the number belongs to no (active) participant.
+    """
+    participant = session.get(Participant, call.participant_id) if call.participant_id else None
+    if participant is None or participant.status != "active":
+        append(
+            session,
+            call.action_id,
+            actor=ACTOR,
+            kind="unsubscribe_requested",
+            data={"attempt_id": call.attempt_id, "result": "no_active_participant"},
+            personal={"e164": call.e164},
+        )
+        return False
+    now = utcnow()
+    participant.status, participant.unsubscribed_at = "unsubscribed", now
+    numbers = list(
+        session.scalars(select(Phone.e164).where(Phone.participant_id == participant.id))
+    )
+    numbers = numbers or [call.e164]
+    cancelled_calls = _rowcount(
+        session.execute(
+            update(CallAttempt)
+            .where(CallAttempt.e164.in_(numbers), CallAttempt.state == "queued")
+            .values(state="cancelled", outcome="unsubscribed", ended_at=now)
+        )
+    )
+    cancelled_sms = _rowcount(
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.e164.in_(numbers), SmsMessage.state == "queued")
+            .values(state="cancelled", error="unsubscribed")
+        )
+    )
+    append(
+        session,
+        call.action_id,
+        actor=ACTOR,
+        kind="participant_unsubscribed",
+        data={
+            "attempt_id": call.attempt_id,
+            "participant_id": participant.id,
+            "via": "voice_menu",
+            "cancelled_calls": cancelled_calls,
+            "cancelled_sms": cancelled_sms,
+        },
+        personal={"e164": call.e164},
+    )
+    log.info("participant %d unsubscribed by key 9 (%s)", participant.id, mask_number(call.e164))
+    return True
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
