@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import engine.actions.models
+import engine.actions.models_api
 import engine.geo.models
 import engine.participants.models
 import engine.store.ops  # noqa: F401

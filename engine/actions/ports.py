@@ -1,0 +1,113 @@
+"""What the action service needs from selection and geocoding, as structural types.
+
+The real implementations live in ``engine.participants.selection`` and ``engine.geo.service``;
+they are imported lazily so the service (and its tests) can run with stand-ins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+
+class SelectedPhoneLike(Protocol):
+    @property
+    def participant_id(self) -> int: ...
+    @property
+    def e164(self) -> str: ...
+    @property
+    def phone_kind(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def distance_m(self) -> float: ...
+
+
+class SelectionLike(Protocol):
+    @property
+    def entries(self) -> Sequence[SelectedPhoneLike]: ...
+    @property
+    def count_by_pc4(self) -> dict[str, int]: ...
+
+
+class LocationLike(Protocol):
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def pc4(self) -> str: ...
+    @property
+    def place(self) -> str: ...
+    @property
+    def municipality_code(self) -> str: ...
+    @property
+    def municipality(self) -> str: ...
+
+
+class Selector(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        area: Any,
+        at: datetime,
+        *,
+        exclude_e164: frozenset[str] = ...,
+        testers_only: bool = ...,
+    ) -> SelectionLike: ...
+
+
+class Locator(Protocol):
+    def __call__(
+        self, session: Session, *, postcode: str | None, lat: float | None, lon: float | None
+    ) -> LocationLike: ...
+
+
+@dataclass(frozen=True)
+class LocalCircle:
+    lat: float
+    lon: float
+    radius_m: float
+
+
+@dataclass(frozen=True)
+class LocalPolygon:
+    rings: list[list[tuple[float, float]]] = field(default_factory=list)
+
+
+def circle(lat: float, lon: float, radius_m: float) -> Any:
+    """The selection module's Circle, or an identical stand-in while it is absent."""
+    cls = _selection_attr("Circle") or LocalCircle
+    return cls(lat=lat, lon=lon, radius_m=radius_m)
+
+
+def polygon(rings: list[list[tuple[float, float]]]) -> Any:
+    cls = _selection_attr("Polygon") or LocalPolygon
+    return cls(rings=rings)
+
+
+def _selection_attr(name: str) -> Any:
+    try:
+        module = importlib.import_module("engine.participants.selection")
+    except ImportError:
+        return None
+    return getattr(module, name, None)
+
+
+def default_selector() -> Selector:
+    fn = _selection_attr("select_participants")
+    if fn is None:
+        raise RuntimeError("engine.participants.selection is not available")
+    selector: Selector = fn
+    return selector
+
+
+def default_locator() -> Locator:
+    module = importlib.import_module("engine.geo.service")
+    locator: Locator = module.resolve_location
+    return locator
