@@ -23,6 +23,7 @@ FEATURES: tuple[str, ...] = (
     "engine.store.cli",
     "engine.geo.cli",
     "engine.participants.cli",
+    "engine.tts.cli",
 )
 
 
