@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "engine.geo.cli",
     "engine.participants.cli",
     "engine.tts.cli",
+    "engine.mail.cli",
 )
 
 
