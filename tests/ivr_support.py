@@ -6,7 +6,8 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.actions.models import Action, ActionTarget, CallAttempt
+from engine.ivr.server import FastAgiServer, Route
 from engine.participants.models import Participant, Phone
 from engine.store.base import utcnow
 
@@ -268,3 +270,14 @@ def add_attempt(
     session.add(attempt)
     session.flush()
     return attempt
+
+
+@asynccontextmanager
+async def serving(routes: dict[str, Route], **kwargs: Any) -> AsyncIterator[FastAgiServer]:
+    """A FastAGI server on a free port for the duration of the block."""
+    server = FastAgiServer(routes, host="127.0.0.1", port=0, **kwargs)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -71,7 +71,7 @@ class AgiChannel:
         values: dict[str, str] = {}
         async with asyncio.timeout(timeout):
             for _ in range(MAX_ENV_LINES):
-                line = await self._readline()
+                line = (await self._readline()).rstrip("\r\n")
                 if line == "":
                     self.env = AgiEnvironment(values)
                     return self.env
