@@ -108,7 +108,8 @@ class TrunkPool:
         for name, settings in wanted.items():
             current = self._trunks.get(name)
             if current is None:
-                self._trunks[name] = _Trunk(settings, tokens=max(settings.max_cps, 1.0), refilled_at=now)
+                tokens = max(settings.max_cps, 1.0)  # a fresh trunk may burst one second
+                self._trunks[name] = _Trunk(settings, tokens=tokens, refilled_at=now)
             else:
                 current.settings, current.retired = settings, False
 
