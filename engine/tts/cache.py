@@ -41,7 +41,7 @@ def hash_lock(cache_dir: Path, sha256: str) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file next to ``target``, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
@@ -51,9 +51,9 @@ def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         os.chmod(tmp, 0o644)  # Asterisk runs as another user and must be able to read it
         os.replace(tmp, target)
-    except BaseException:
+    finally:
+        # rename() of two hard links to one file does nothing and leaves the temporary name.
         tmp.unlink(missing_ok=True)
-        raise
 
 
 def get_or_create(cache_dir: Path, sha256: str, write: Callable[[Path], None]) -> tuple[Path, bool]:

@@ -62,7 +62,8 @@ def _int(text: str) -> int:
 def _date(m: re.Match[str]) -> str:
     day, month, year = int(m["d"]), int(m["m"]), int(m["y"])
     if not (1 <= day <= 31 and 1 <= month <= 12):
-        return m[0]
+        # Not a date after all: read the three numbers with a pause between them.
+        return f"{number_words(day)}, {number_words(month)}, {year_words(year)}"
     return f"{number_words(day)} {MONTHS[month - 1]} {year_words(year)}"
 
 
