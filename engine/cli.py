@@ -25,6 +25,7 @@ FEATURES: tuple[str, ...] = (
     "engine.participants.cli",
     "engine.tts.cli",
     "engine.mail.cli",
+    "engine.ivr.cli",
 )
 
 

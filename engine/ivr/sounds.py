@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.actions.models import Action
+    from engine.tts.settings import TtsSettings
 
 #: Prompt ids in ``prompts/`` that the IVR plays.
 PROMPT_IDS = ("menu", "no_active_action", "unsubscribed", "goodbye")
@@ -20,8 +25,8 @@ class IvrSounds:
     menu: str = "bnet/menu"
     #: "er is op dit moment geen actieve Burgernetactie; bel bij spoed 112"
     no_active_action: str = "bnet/no_active_action"
-    #: confirmation after 9
-    unsubscribed: str = "bnet/unsubscribed"
+    #: confirmation after 9 (prompts/unsubscribe_confirmation.txt)
+    unsubscribed: str = "bnet/unsubscribe_confirmation"
     #: after the menu timed out; None: end without a word
     goodbye: str | None = "bnet/goodbye"
 
@@ -31,3 +36,26 @@ def sounds_from(resolve: Callable[[str], str | None]) -> IvrSounds:
     defaults = IvrSounds()
     values = {pid: resolve(pid) or getattr(defaults, pid) for pid in PROMPT_IDS}
     return IvrSounds(**values)
+
+
+def prompt_sounds(tts: TtsSettings, callback_number: str) -> IvrSounds:
+    """The rendered prompts (``bnet prompts render``); defaults where one is not rendered yet."""
+    from engine.tts.prompt_audio import prompt_sound_name
+
+    return sounds_from(lambda pid: prompt_sound_name(pid, tts, callback_number))
+
+
+def message_sound(tts: TtsSettings) -> Callable[[Action], str]:
+    """``sound_for_action`` for the menu: where the speech feature put the action's message."""
+    from engine.tts.cache import cache_path
+    from engine.tts.delivery import SOUND_PREFIX, playback_name
+
+    def sound_for_action(action: Action) -> str:
+        if not action.audio_hash:
+            raise LookupError(f"action {action.id} has no rendered message")
+        if tts.asterisk_sounds_dir is not None:
+            shared = tts.asterisk_sounds_dir / f"{SOUND_PREFIX}{action.audio_hash}.wav"
+            return playback_name(shared)
+        return playback_name(cache_path(tts.cache_dir, action.audio_hash))
+
+    return sound_for_action
