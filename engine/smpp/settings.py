@@ -25,6 +25,15 @@ class SmscSettings(BaseModel):
     source_addr: str = "Burgernet"
     simulated: bool = True
     enabled: bool = True
+    #: Seconds to wait for a submit_sm_resp / enquire_link_resp before the bind is dropped.
+    response_timeout_s: float = Field(default=30.0, gt=0)
+    #: Reconnect backoff doubles from 0.5 s up to this.
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    #: First pause after ESME_RTHROTTLED / ESME_RMSGQFUL (doubles while they continue, max 10 s).
+    throttle_backoff_s: float = Field(default=0.2, gt=0)
+    #: Sends of one PDU that got a temporary error before the message counts as failed.
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    registered_delivery: bool = True
 
 
 class SmppSettings(BaseModel):
@@ -32,3 +41,9 @@ class SmppSettings(BaseModel):
     smscs: list[SmscSettings] = [SmscSettings()]
     #: After a crash with submits whose response never came: "never" resend, or "after_expiry".
     resend_uncertain: Literal["never", "after_expiry"] = "never"
+    #: With "after_expiry": an uncertain SMS without a delivery report is queued again after this.
+    uncertain_expiry_s: float = Field(default=900.0, gt=0)
+    #: Name this sender claims rows under (default: host name); stable across restarts.
+    node: str = ""
+    #: Database poll interval when no wake-up arrives on Redis ``bnet:sms:wake``.
+    poll_s: float = Field(default=1.0, gt=0)

@@ -1,0 +1,131 @@
+"""PDU encode/decode on smpplib (pure): typed views of what the bind needs, nothing else.
+
+smpplib parses with a "client" that hands out sequence numbers; :class:`Sequencer` plays that
+role so the codec stays free of sockets. Any exception while parsing (smpplib raises
+``struct.error``, ``UnicodeDecodeError``, its own errors...) becomes :class:`PduDecodeError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from smpplib import smpp
+
+from engine.smpp.encoding import Segment, decode_short_message
+from engine.smpp.protocol import Header, as_text, parse_header, pdu_field
+
+MAX_SEQUENCE = 0x7FFFFFFF
+
+
+class PduDecodeError(Exception):
+    def __init__(self, message: str, header: Header | None):
+        super().__init__(message)
+        self.header = header
+
+
+class Sequencer:
+    """Sequence numbers 1..0x7FFFFFFF, wrapping (SMPP 3.4 5.1.4)."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+
+    def next_sequence(self) -> int:
+        self.sequence = 1 if self.sequence >= MAX_SEQUENCE else self.sequence + 1
+        return self.sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Pdu:
+    command: str
+    status: int
+    sequence: int
+    message_id: str = ""
+    esm_class: int = 0
+    data_coding: int = 0
+    source_addr: str = ""
+    destination_addr: str = ""
+    short_message: bytes = b""
+    receipted_message_id: str | None = None
+    message_state: int | None = None
+
+    @property
+    def text(self) -> str:
+        return decode_short_message(self.short_message, self.data_coding)
+
+
+def decode(frame: bytes, seq: Sequencer) -> Pdu:
+    header = parse_header(frame) if len(frame) >= 16 else None
+    try:
+        raw = smpp.parse_pdu(frame, client=seq, allow_unknown_opt_params=True)
+    except Exception as exc:  # smpplib raises whatever its struct/str code hits
+        raise PduDecodeError(f"undecodable PDU: {type(exc).__name__}", header) from exc
+    if raw is None or header is None:
+        raise PduDecodeError("unknown command_id", header)
+    return _view(raw, header)
+
+
+def _view(raw: Any, header: Header) -> Pdu:
+    body = pdu_field(raw, "short_message") or pdu_field(raw, "message_payload") or b""
+    state = pdu_field(raw, "message_state")
+    receipted = pdu_field(raw, "receipted_message_id")
+    return Pdu(
+        command=str(raw.command),
+        status=header.status,
+        sequence=header.sequence,
+        message_id=as_text(pdu_field(raw, "message_id")).strip("\x00"),
+        esm_class=int(pdu_field(raw, "esm_class") or 0),
+        data_coding=int(pdu_field(raw, "data_coding") or 0),
+        source_addr=as_text(pdu_field(raw, "source_addr")),
+        destination_addr=as_text(pdu_field(raw, "destination_addr")),
+        short_message=body if isinstance(body, bytes) else str(body).encode("latin-1"),
+        receipted_message_id=as_text(receipted).strip("\x00") or None,
+        message_state=int(state) if state is not None else None,
+    )
+
+
+def encode_submit(
+    seq: Sequencer, segment: Segment, *, source: str, destination: str, registered: bool = True
+) -> tuple[int, bytes]:
+    """submit_sm for one segment; returns (sequence, bytes). Numbers are E.164 without '+'."""
+    source_ton, source_npi = (5, 0) if not source.lstrip("+").isdigit() else (1, 1)
+    fields: dict[str, Any] = {
+        "source_addr_ton": source_ton,
+        "source_addr_npi": source_npi,
+        "source_addr": source.lstrip("+"),
+        "dest_addr_ton": 1,
+        "dest_addr_npi": 1,
+        "destination_addr": destination.lstrip("+"),
+        "esm_class": segment.esm_class,
+        "data_coding": segment.data_coding,
+        "registered_delivery": 1 if registered else 0,
+    }
+    if segment.use_message_payload:
+        fields["message_payload"] = segment.payload
+        fields["short_message"] = None
+    else:
+        fields["short_message"] = segment.payload
+    pdu = smpp.make_pdu("submit_sm", client=seq, **fields)
+    return int(pdu.sequence), bytes(pdu.generate())
+
+
+def encode_simple(
+    command: str, seq: Sequencer, *, sequence: int | None = None, status: int = 0
+) -> bytes:
+    """enquire_link, unbind, or a *_resp / generic_nack echoing ``sequence``."""
+    pdu = smpp.make_pdu(command, client=seq, status=status)
+    if sequence is not None:
+        pdu.sequence = sequence
+    return bytes(pdu.generate())
+
+
+def encode_bind(seq: Sequencer, *, system_id: str, password: str, system_type: str) -> bytes:
+    pdu = smpp.make_pdu(
+        "bind_transceiver",
+        client=seq,
+        system_id=system_id,
+        password=password,
+        system_type=system_type,
+        interface_version=0x34,
+    )
+    return bytes(pdu.generate())

@@ -1,0 +1,155 @@
+"""What each bind event means for the store: SmsMessage state, ActionTarget, dossier, progress.
+
+Every change is conditional on the row's current state, so a late or repeated event can never
+turn a delivered SMS back into submitted, and the truth wins: an SMS a bind did send is
+recorded as sent even if the action was cancelled meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from engine.actions import dossier
+from engine.actions.models import ActionTarget, SmsMessage
+from engine.smpp.dlr import SUCCESS, DlrTracker, Parked
+from engine.smpp.jobs import (
+    Ack,
+    DeliveryReport,
+    Event,
+    MoMessage,
+    Rejected,
+    Submitted,
+    Uncertain,
+    Withdrawn,
+)
+from engine.smpp.mo import handle_mo
+from engine.smpp.protocol import Receipt
+from engine.store.base import utcnow
+
+log = logging.getLogger(__name__)
+ACTOR = "smpp"
+
+
+class Recorder:
+    def __init__(self, tracker: DlrTracker, redis: Any = None, resend_rule: str = "never"):
+        self.tracker = tracker
+        self.redis = redis
+        self.resend_rule = resend_rule
+        #: Actions whose counts changed in the current batch (one progress message each).
+        self.touched: set[str] = set()
+
+    def apply(self, session: Session, event: Event) -> list[Ack]:
+        """Record one event; returns acknowledgements to send once the batch is committed."""
+        if isinstance(event, Submitted):
+            return self._submitted(session, event)
+        if isinstance(event, DeliveryReport):
+            return self._receipt(session, event.smsc, event.receipt, event.ack)
+        if isinstance(event, Rejected):
+            self._rejected(session, event)
+        elif isinstance(event, Uncertain):
+            self._uncertain(session, event)
+        elif isinstance(event, Withdrawn):
+            self._set_state(session, event.job.sms_id, "cancelled", ("submitting",))
+        elif isinstance(event, MoMessage):
+            handle_mo(session, self.redis, source=event.source, text=event.text, smsc=event.smsc)
+            return [event.ack]
+        return []
+
+    def _note(self, session: Session, row: SmsMessage, kind: str, data: dict[str, Any]) -> None:
+        if row.action_id is None:
+            return
+        self.touched.add(row.action_id)
+        dossier.append(
+            session,
+            row.action_id,
+            actor=ACTOR,
+            kind=kind,
+            data={"sms_id": row.id, "purpose": row.purpose, **data},
+            personal={"e164": row.e164},
+        )
+
+    def _submitted(self, session: Session, event: Submitted) -> list[Ack]:
+        job, now = event.job, utcnow()
+        row = session.get(SmsMessage, job.sms_id)
+        if row is None:
+            return []
+        ids = [m or "" for m in job.message_ids]
+        row.state, row.smsc, row.smsc_ids = "submitted", event.smsc, ids
+        row.segments, row.submitted_at, row.error = len(ids), now, None
+        if row.target_id is not None:
+            session.execute(
+                update(ActionTarget)
+                .where(ActionTarget.id == row.target_id, ActionTarget.reached_by.is_(None))
+                .values(reached_by="sms", reached_at=now)
+            )
+        self._note(session, row, "sms_submitted", {"smsc": event.smsc, "message_ids": ids})
+        acks: list[Ack] = []
+        for parked in self.tracker.register(event.smsc, row.id, list(job.message_ids)):
+            acks += self._receipt(session, parked.smsc, parked.receipt, parked.ack)
+        return acks
+
+    def _receipt(self, session: Session, smsc: str, receipt: Receipt, ack: Ack) -> list[Ack]:
+        match = self.tracker.match(smsc, receipt)
+        if match is None:
+            # Possibly ahead of its submit_sm_resp: keep it (unacknowledged) until the id shows.
+            self.tracker.park(smsc, receipt, ack)
+            return []
+        if not receipt.final:
+            return [ack]
+        row = session.get(SmsMessage, match.sms_id)
+        if row is None:
+            return [ack]
+        segment = {"segment": match.segment + 1, "segments": match.total}
+        self._note(session, row, "sms_dlr", {**segment, "stat": receipt.stat, "err": receipt.err})
+        overall = self.tracker.record(match, receipt.stat)
+        if overall is not None:
+            row.dlr_status, row.dlr_at = overall, utcnow()
+            if row.state in ("submitted", "uncertain", "submitting"):
+                row.state = "delivered" if overall == SUCCESS else "failed"
+                if overall != SUCCESS:
+                    row.error = f"delivery report {overall} err {receipt.err}"
+            self.tracker.forget(smsc, list(row.smsc_ids or []))
+        return [ack]
+
+    def _rejected(self, session: Session, event: Rejected) -> None:
+        kind = "permanent" if event.permanent else "temporary, attempts used up"
+        error = f"SMSC {event.smsc} refused: status 0x{event.status:02X} ({kind})"
+        row = self._set_state(session, event.job.sms_id, "failed", ("submitting", "cancelled"))
+        if row is not None:
+            row.error, row.smsc = error, event.smsc
+            self._note(session, row, "sms_failed", {"smsc": event.smsc, "error": error})
+
+    def _uncertain(self, session: Session, event: Uncertain) -> None:
+        row = self._set_state(session, event.job.sms_id, "uncertain", ("submitting", "cancelled"))
+        if row is None:
+            return
+        row.smsc, row.submitted_at = event.smsc, utcnow()
+        row.smsc_ids = [m or "" for m in event.job.message_ids]
+        row.error = f"no answer from SMSC {event.smsc} ({event.reason}); not resent blindly"
+        self._note(
+            session,
+            row,
+            "sms_uncertain",
+            {"smsc": event.smsc, "reason": event.reason, "resend_rule": self.resend_rule},
+        )
+
+    def _set_state(
+        self, session: Session, sms_id: int, state: str, allowed: tuple[str, ...]
+    ) -> SmsMessage | None:
+        row = session.get(SmsMessage, sms_id)
+        if row is None or row.state not in allowed:
+            return None
+        row.state = state
+        if row.action_id is not None:
+            self.touched.add(row.action_id)
+        return row
+
+    def expire_parked(self, max_age_s: float) -> list[Parked]:
+        stale = self.tracker.expire_parked(max_age_s)
+        for parked in stale:
+            log.warning("delivery report for unknown id via %s acknowledged", parked.smsc)
+        return stale
