@@ -38,6 +38,7 @@ OUTCOMES = (
     "not_sent",  # Asterisk refused the Originate (shutting down): nobody was called
     "cancelled",
     "unknown",  # result lost with the AMI connection; never redialled (could be a duplicate)
+    "duplicate",  # the claim key says this call was already placed: not called again
 )
 #: Outcomes that count as "the participant heard us" (ActionTarget.reached_by = voice).
 REACHED = frozenset({ANSWERED, "hung_up"})
