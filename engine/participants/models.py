@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,7 +34,7 @@ class Participant(Base):
     channel_pref: Mapped[str] = mapped_column(String(8), default="both")
     email_followups: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
     is_tester: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -69,7 +70,12 @@ class Phone(Base):
 
 class Address(Base):
     __tablename__ = "address"
-    __table_args__ = (Index("ix_address_pc4_participant", "pc4", "participant_id"),)
+    __table_args__ = (
+        Index("ix_address_pc4_participant", "pc4", "participant_id"),
+        # Exact coordinates are rare; a partial index finds them by latitude band.
+        Index("ix_address_exact_lat", "lat", "lon", sqlite_where=text("exact = 1"),
+              postgresql_where=text("exact")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     participant_id: Mapped[int] = mapped_column(

@@ -119,8 +119,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participant')),
     sa.UniqueConstraint('external_ref', name=op.f('uq_participant_external_ref'))
     )
-    with op.batch_alter_table('participant', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_participant_status'), ['status'], unique=False)
 
     op.create_table('pc4_area',
     sa.Column('pc4', sa.String(length=4), nullable=False),
@@ -199,6 +197,7 @@ def upgrade() -> None:
     with op.batch_alter_table('address', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_address_participant_id'), ['participant_id'], unique=False)
         batch_op.create_index('ix_address_pc4_participant', ['pc4', 'participant_id'], unique=False)
+        batch_op.create_index('ix_address_exact_lat', ['lat', 'lon'], unique=False, sqlite_where=sa.text('exact = 1'), postgresql_where=sa.text('exact'))
 
     op.create_table('email_message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -324,6 +323,7 @@ def downgrade() -> None:
     op.drop_table('email_message')
     with op.batch_alter_table('address', schema=None) as batch_op:
         batch_op.drop_index('ix_address_pc4_participant')
+        batch_op.drop_index('ix_address_exact_lat', sqlite_where=sa.text('exact = 1'), postgresql_where=sa.text('exact'))
         batch_op.drop_index(batch_op.f('ix_address_participant_id'))
 
     op.drop_table('address')
@@ -339,8 +339,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_pc4_area_municipality_code'))
 
     op.drop_table('pc4_area')
-    with op.batch_alter_table('participant', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_participant_status'))
 
     op.drop_table('participant')
     op.drop_table('municipality')
