@@ -7,13 +7,17 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import Settings
 from engine.errors import CliError
-from engine.tts import cli as tts_cli
 from engine.tts.settings import TtsSettings
+
+if TYPE_CHECKING:
+    from engine.config import Settings
+
+# Heavy imports (settings, CLI) stay inside functions: spawned test processes import this module.
 
 #: About 40 seconds of speech at 150 words per minute (used by tests and bench/tts.py).
 SIGNALEMENT = (
@@ -56,6 +60,8 @@ def wav_info(path: Path) -> WavInfo:
 def run_cli(argv: Sequence[str], settings: Settings) -> tuple[int, str]:
     """Run a ``bnet tts|prompts`` command the way ``engine.cli.main`` does, without the
     other features' subcommands; returns (exit code, error line)."""
+    from engine.tts import cli as tts_cli
+
     parser = argparse.ArgumentParser(prog="bnet")
     tts_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
@@ -63,3 +69,66 @@ def run_cli(argv: Sequence[str], settings: Settings) -> tuple[int, str]:
         return args.handler(args, settings), ""
     except CliError as exc:
         return 2, str(exc)
+
+
+def slow_espeak(folder: Path, delay_s: float = 0.3) -> tuple[Path, Path]:
+    """An espeak-ng wrapper that waits, then logs each start: (script, log of starts).
+
+    Makes concurrent renders overlap for sure, and counts how many really synthesised.
+    """
+    log = folder / "espeak-starts.log"
+    script = folder / "slow-espeak-ng"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo start >> '{log}'\n"
+        f"sleep {delay_s}\n"
+        'exec espeak-ng "$@"\n',
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return script, log
+
+
+def fake_piper(folder: Path) -> Path:
+    """A stand-in for the piper CLI: reads text on stdin, writes a 22.05 kHz WAV (via espeak)."""
+    script = folder / "fake-piper"
+    script.write_text(
+        "#!/bin/sh\n"
+        '# usage: fake-piper --model M --output_file OUT  (text on stdin)\n'
+        'while [ $# -gt 0 ]; do case "$1" in --output_file) out="$2"; shift;; esac; shift; done\n'
+        'exec espeak-ng -v nl -b 1 -w "$out"\n',
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return script
+
+
+def render_in_subprocess(
+    text: str, cache_dir: str, espeak_binary: str, gate: str
+) -> tuple[str, bool]:
+    """Entry point for the multi-process cache test (must be importable by spawn).
+
+    Announces itself in ``gate`` and waits for ``gate/go`` so all processes render at once.
+    """
+    import os
+    import time
+
+    from engine.tts.render import render
+
+    Path(gate, f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + 30
+    while not Path(gate, "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    settings = TtsSettings(cache_dir=Path(cache_dir), espeak_binary=espeak_binary)
+    rendered = render(text, settings)
+    return rendered.sha256, rendered.cached
+
+
+def release_when_ready(gate: Path, count: int, timeout_s: float = 30) -> None:
+    """Open the gate of :func:`render_in_subprocess` once ``count`` processes wait at it."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while len(list(gate.glob("ready-*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    (gate / "go").touch()

@@ -34,7 +34,7 @@ def test_piper_without_model_says_which_setting_to_set() -> None:
 
 def test_piper_with_missing_model_file_names_it(tmp_path: Path) -> None:
     model = tmp_path / "nl_NL-mls-medium.onnx"
-    with pytest.raises(TtsBackendUnavailable, match="voice model not found: .*nl_NL-mls"):
+    with pytest.raises(TtsBackendUnavailable, match=r"voice model not found: .*nl_NL-mls"):
         PiperBackend(TtsSettings(piper_model=model)).synthesize("hallo")
 
 
