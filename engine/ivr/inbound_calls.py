@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actions import dossier
@@ -75,15 +75,23 @@ def linked_actions(
     """
     if not e164 and participant_id is None:
         return []
-    match = [ActionTarget.e164 == e164] if e164 else []
-    if participant_id is not None:
-        match.append(ActionTarget.participant_id == participant_id)
-    rows = session.execute(
+    since = now - window
+    recent = or_(
+        Action.state == "running", and_(Action.state == "closed", Action.ended_at >= since)
+    )
+    base = (
         select(Action, ActionTarget)
         .join(ActionTarget, ActionTarget.action_id == Action.id)
-        .where(or_(*match), Action.state.in_(("running", "closed")))
-    ).all()
-    since = now - window
+        .where(recent)
+    )
+    # Indexed lookups (an OR of both would scan every target): participant_id has its own
+    # index; (action_id, e164) is unique per action.  A known participant's targets include
+    # this number; the number alone covers targets without a participant (imports).
+    if participant_id is not None:
+        stmt = base.where(ActionTarget.participant_id == participant_id)
+    else:
+        stmt = base.where(ActionTarget.e164 == e164)
+    rows = session.execute(stmt).all()
     ranked: dict[str, tuple[tuple[int, float], Action]] = {}
     for action, target in rows:
         rank = _rank(action, target, since)
