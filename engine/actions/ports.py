@@ -7,6 +7,8 @@ they are imported lazily so the service (and its tests) can run with stand-ins.
 from __future__ import annotations
 
 import importlib
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,15 +101,38 @@ def _selection_attr(name: str) -> Any:
     return getattr(module, name, None)
 
 
-def default_selector() -> Selector:
-    fn = _selection_attr("select_participants")
-    if fn is None:
-        raise RuntimeError("engine.participants.selection is not available")
-    selector: Selector = fn
-    return selector
+class CachedGeo:
+    """Selection and geocoding with the PC4 index kept in memory for ``ttl_s`` seconds.
 
+    Loading ~4,000 centroids costs tens of milliseconds; per request that would eat most of
+    the time budget from request to first queued call.
+    """
 
-def default_locator() -> Locator:
-    module = importlib.import_module("engine.geo.service")
-    locator: Locator = module.resolve_location
-    return locator
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self._ttl_s = ttl_s
+        self._index: Any = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+        self._geo = importlib.import_module("engine.geo.service")
+        self._selection = importlib.import_module("engine.participants.selection")
+
+    def index(self, session: Session) -> Any:
+        with self._lock:
+            if self._index is None or time.monotonic() - self._loaded_at > self._ttl_s:
+                self._index = self._geo.Pc4Index.load(session)
+                self._loaded_at = time.monotonic()
+            return self._index
+
+    def select(self, session: Session, area: Any, at: datetime, *,
+               exclude_e164: frozenset[str] = frozenset(), testers_only: bool = False
+               ) -> SelectionLike:
+        result: SelectionLike = self._selection.select_participants(
+            session, area, at, exclude_e164=exclude_e164, testers_only=testers_only,
+            index=self.index(session))
+        return result
+
+    def locate(self, session: Session, *, postcode: str | None, lat: float | None,
+               lon: float | None) -> LocationLike:
+        result: LocationLike = self._geo.resolve_location(
+            session, postcode=postcode, lat=lat, lon=lon, index=self.index(session))
+        return result

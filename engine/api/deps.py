@@ -23,6 +23,8 @@ class AppDeps:
     locator: Locator | None
     #: RQ queue for render jobs; None skips enqueueing.
     queue: Any = None
+    #: Cached PC4 index for relatiebeheer (None while the geo feature is absent).
+    geo: Any = None
 
 
 def get_deps(request: Request) -> AppDeps:
