@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.ivr.callback import make_callback_route  # noqa: E402
-from engine.ivr.server import FastAgiServer  # noqa: E402
-from engine.store.db import make_engine, make_sessionmaker  # noqa: E402
-from engine.store.migrate import upgrade  # noqa: E402
-from tests.ivr_support import (  # noqa: E402
+from engine.ivr.callback import make_callback_route
+from engine.ivr.server import FastAgiServer
+from engine.store.db import make_engine, make_sessionmaker
+from engine.store.migrate import upgrade
+from tests.ivr_support import (
     PeerScript,
     add_action,
     add_participant,
