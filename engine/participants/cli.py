@@ -23,7 +23,7 @@ from engine.participants import service
 from engine.participants.csv_import import import_csv, write_report
 from engine.participants.selection import Circle, select_participants
 from engine.participants.synth import SynthConfig, generate
-from engine.store.db import transaction
+from engine.store.db import analyze, transaction
 from engine.store.session import open_store
 from engine.textsafe import mask_phone
 
@@ -65,7 +65,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.exists():
         raise CliError(f"file not found: {args.file}")
     size = args.file.stat().st_size
-    with open_store(settings) as (_, factory):
+    with open_store(settings) as (engine, factory):
         try:
             with factory() as s:
                 index = Pc4Index.load(s)
@@ -73,6 +73,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 report = import_csv(factory, args.file, index, progress=advance)
         except EngineError as exc:
             raise CliError(exc.message) from exc
+        analyze(engine)
     out = args.report or args.file.with_suffix(".errors.csv")
     if report.errors:
         write_report(report, out)
@@ -97,6 +98,7 @@ def _synth(args: argparse.Namespace, settings: Settings) -> int:
         t0 = time.monotonic()
         with _progress(expected, "generating") as advance, engine.begin() as conn:
             n = generate(conn, areas, cfg, progress=advance)
+        analyze(engine)
     print(f"created {n} synthetic participants in {time.monotonic() - t0:.1f} s")
     return 0
 

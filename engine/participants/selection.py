@@ -8,8 +8,8 @@ found through a partial index on latitude.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,22 +53,57 @@ class SelectedPhone:
     pc4: str
 
 
-@dataclass
 class Selection:
-    entries: list[SelectedPhone]
-    count_by_channel: dict[str, int] = field(default_factory=dict)
-    count_by_pc4: dict[str, int] = field(default_factory=dict)
+    """Selected numbers, nearest first, held as columns; ``entries`` builds objects on demand."""
+
+    def __init__(self, columns: dict[str, list[Any]] | None = None):
+        cols = columns or {k: [] for k in _FIELDS}
+        self.participant_ids: list[int] = cols["participant_id"]
+        self.e164s: list[str] = cols["e164"]
+        self.phone_kinds: list[str] = cols["phone_kind"]
+        self.channels: list[str] = cols["channel"]
+        self.distances_m: list[float] = cols["distance_m"]
+        self.pc4s: list[str] = cols["pc4"]
+        self._entries: list[SelectedPhone] | None = None
+
+    def __len__(self) -> int:
+        return len(self.e164s)
+
+    @property
+    def entries(self) -> list[SelectedPhone]:
+        if self._entries is None:
+            self._entries = [SelectedPhone(*t) for t in zip(
+                self.participant_ids, self.e164s, self.phone_kinds, self.channels,
+                self.distances_m, self.pc4s, strict=True)]
+        return self._entries
 
     @property
     def participants(self) -> int:
-        return len({e.participant_id for e in self.entries})
+        return len(set(self.participant_ids))
+
+    @property
+    def count_by_channel(self) -> dict[str, int]:
+        voice = sum(1 for c in self.channels if c != "sms")
+        sms = sum(1 for c, k in zip(self.channels, self.phone_kinds, strict=True)
+                  if c != "voice" and k == "mobile")
+        return {"voice": voice, "sms": sms}
+
+    @property
+    def count_by_pc4(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pc4 in self.pc4s:
+            out[pc4] = out.get(pc4, 0) + 1
+        return out
 
 
+_FIELDS = ("participant_id", "e164", "phone_kind", "channel", "distance_m", "pc4")
 _COLUMNS = """a.participant_id, a.lat, a.lon, a.pc4, a.days_mask, a.start_minute, a.end_minute,
  p.channel_pref, ph.e164, ph.kind
  FROM address a
  JOIN participant p ON p.id = a.participant_id
  JOIN phone ph ON ph.participant_id = a.participant_id"""
+# Column positions in the rows of _COLUMNS (tuple indexing is the fast path).
+_PID, _LAT, _LON, _PC4, _DAYS, _START, _END, _CHAN, _E164, _KIND = range(10)
 _ACTIVE = "p.status = 'active' AND p.consent_at IS NOT NULL AND ph.invalid_since IS NULL"
 
 
@@ -95,14 +130,11 @@ def _fetch(session: Session, pc4s: Sequence[str], box: tuple[float, float, float
     return rows
 
 
-def _valid_now(rows: Iterable[Any], at: datetime) -> list[Any]:
-    out = []
-    for r in rows:
-        if r.days_mask == 127 and r.start_minute is None:
-            out.append(r)
-        elif Window(r.days_mask, r.start_minute, r.end_minute).contains(at):
-            out.append(r)
-    return out
+def _valid_now(rows: list[Any], at: datetime) -> list[Any]:
+    # Most addresses are valid all the time; only the few with a window need a check.
+    return [r for r in rows
+            if (r[_DAYS] == 127 and r[_START] is None)
+            or Window(r[_DAYS], r[_START], r[_END]).contains(at)]
 
 
 def _candidates(index: Pc4Index, area: Area) -> tuple[list[str], tuple[float, float,
@@ -116,8 +148,8 @@ def _candidates(index: Pc4Index, area: Area) -> tuple[list[str], tuple[float, fl
 
 
 def _distances(area: Area, rows: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    lats = np.fromiter((r.lat for r in rows), dtype=np.float64, count=len(rows))
-    lons = np.fromiter((r.lon for r in rows), dtype=np.float64, count=len(rows))
+    lats = np.fromiter((r[_LAT] for r in rows), dtype=np.float64, count=len(rows))
+    lons = np.fromiter((r[_LON] for r in rows), dtype=np.float64, count=len(rows))
     if isinstance(area, Circle):
         return haversine_many(area.lat, area.lon, lats, lons)
     ring = area.outer
@@ -141,29 +173,27 @@ def select_participants(
     pc4s, box = _candidates(idx, area)
     rows = _valid_now(_fetch(session, pc4s, box, testers_only), at)
     if not rows:
-        return Selection([])
+        return Selection()
     dist = _distances(area, rows)
     limit = area.radius_m if isinstance(area, Circle) else np.inf
-    best: dict[str, tuple[float, Any]] = {}
-    for r, d in zip(rows, dist.tolist(), strict=True):
-        if d > limit or d == np.inf or r.e164 in exclude_e164:
+    # Nearest first; a stable sort keeps the store's (pc4, participant) order among equals,
+    # and the first sighting of a number wins.
+    order = np.argsort(dist, kind="stable")
+    seen: set[str] = set(exclude_e164)
+    pids, nums, kinds, chans, dists, pcs = ([] for _ in range(6))
+    for i, d in zip(order.tolist(), dist[order].tolist(), strict=True):
+        if d > limit:
+            break
+        r = rows[i]
+        num = r[_E164]
+        if num in seen:
             continue
-        prev = best.get(r.e164)
-        if prev is None or d < prev[0]:
-            best[r.e164] = (d, r)
-    ordered = sorted(best.values(), key=lambda x: (x[0], x[1].e164))
-    entries = [SelectedPhone(r.participant_id, r.e164, r.kind, r.channel_pref, round(d, 1), r.pc4)
-               for d, r in ordered]
-    return _with_counts(entries)
-
-
-def _with_counts(entries: list[SelectedPhone]) -> Selection:
-    by_channel: dict[str, int] = {"voice": 0, "sms": 0}
-    by_pc4: dict[str, int] = {}
-    for e in entries:
-        if e.channel in ("voice", "both"):
-            by_channel["voice"] += 1
-        if e.channel in ("sms", "both") and e.phone_kind == "mobile":
-            by_channel["sms"] += 1
-        by_pc4[e.pc4] = by_pc4.get(e.pc4, 0) + 1
-    return Selection(entries, by_channel, by_pc4)
+        seen.add(num)
+        pids.append(r[_PID])
+        nums.append(num)
+        kinds.append(r[_KIND])
+        chans.append(r[_CHAN])
+        dists.append(d)
+        pcs.append(r[_PC4])
+    cols = dict(zip(_FIELDS, (pids, nums, kinds, chans, dists, pcs), strict=True))
+    return Selection(cols)

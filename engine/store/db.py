@@ -45,3 +45,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh planner statistics after a bulk load so selection keeps using the right index."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
