@@ -224,7 +224,8 @@ class AmiClient:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 await writer.wait_closed()
         if was_connected:
-            log.warning("AMI %s: disconnected (%s)", self.config.name, reason)
+            level = logging.INFO if reason == "client stopped" else logging.WARNING
+            log.log(level, "AMI %s: disconnected (%s)", self.config.name, reason)
             self._router.notify(self.on_disconnected, self, reason)
 
     async def _read_loop(self, reader: asyncio.StreamReader, closed: asyncio.Event) -> None:
