@@ -44,12 +44,16 @@ class Claims:
     def __init__(self, factory: sessionmaker[Session], redis: Any, node: str) -> None:
         self.factory, self.redis, self.node = factory, redis, node
 
-    def claim(self, cands: Sequence[Candidate], now: datetime) -> list[Candidate]:
-        """The candidates this node may call now; the others must not be called by anyone."""
+    def claim(
+        self, cands: Sequence[Candidate], trunks: Sequence[str], now: datetime
+    ) -> list[Candidate]:
+        """The candidates this node may call now (``trunks[i]`` carries ``cands[i]``); the
+        others must not be called by anyone."""
         if not cands:
             return []
+        trunk_of = {c.attempt_id: t for c, t in zip(cands, trunks, strict=True)}
         with transaction(self.factory) as session:
-            won = claim_rows(session, [c.attempt_id for c in cands], self.node, now)
+            won = claim_rows(session, trunk_of, self.node, now)
             mine = [c for c in cands if c.attempt_id in won]
             allowed, dupes = self._redis_claim(mine)
             if dupes:

@@ -9,7 +9,7 @@ personal part), retries become new ``CallAttempt`` rows, unallocated numbers are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,17 +89,41 @@ def load_page(
     ]
 
 
-def claim_rows(session: Session, ids: Sequence[str], node: str, now: datetime) -> set[str]:
-    """queued -> originating for the ids no other node took first (atomic per row)."""
-    if not ids:
-        return set()
-    stmt = (
-        update(CallAttempt)
-        .where(CallAttempt.id.in_(ids), CallAttempt.state == "queued")
-        .values(state="originating", claimed_by=node, originated_at=now)
-        .returning(CallAttempt.id)
-    )
-    return {str(i) for i in session.execute(stmt).scalars().all()}
+@dataclass(frozen=True, slots=True)
+class ActionMeta:
+    kind: str
+    state: str
+    priority: int
+    audio_hash: str | None
+
+
+def action_meta(session: Session, action_ids: Iterable[str]) -> dict[str, ActionMeta]:
+    rows = session.execute(
+        select(Action.id, Action.kind, Action.state, Action.priority, Action.audio_hash).where(
+            Action.id.in_(list(action_ids))
+        )
+    ).all()
+    return {str(i): ActionMeta(str(k), str(s), int(p), h) for i, k, s, p, h in rows}
+
+
+def claim_rows(
+    session: Session, trunk_of: Mapping[str, str], node: str, now: datetime
+) -> set[str]:
+    """queued -> originating (with the trunk it goes out on) for the attempts no other node
+    took first; atomic per row. The trunk is stored now so a restarted node can find the call."""
+    won: set[str] = set()
+    by_trunk: dict[str, list[str]] = {}
+    for attempt_id, trunk in trunk_of.items():
+        by_trunk.setdefault(trunk, []).append(attempt_id)
+    for trunk, ids in by_trunk.items():
+        stmt = (
+            update(CallAttempt)
+            .where(CallAttempt.id.in_(ids), CallAttempt.state == "queued")
+            .values(state="originating", claimed_by=node, originated_at=now, trunk=trunk)
+            .returning(CallAttempt.id)
+        )
+        won |= {str(i) for i in session.execute(stmt).scalars().all()}
+    return won
 
 
 def in_flight(session: Session, nodes: Iterable[str] | None) -> list[CallAttempt]:

@@ -117,15 +117,20 @@ class TrunkPool:
         return [n for n, t in self._trunks.items() if not t.retired]
 
     # -- hot path -----------------------------------------------------------------------------
-    def reserve_line(self, e164: str, *, avoid: str | None = None) -> Lease | None:
+    def reserve_line(
+        self, e164: str, *, avoid: str | None = None, servers: set[str] | None = None
+    ) -> Lease | None:
         """A line on the best trunk for this number, or None when none is free right now.
 
         Best = serves the number (longest prefix), highest priority, cheapest, least loaded.
-        ``avoid`` names a trunk to skip when another can take the call (congestion retry).
+        ``avoid`` names a trunk to skip when another can take the call (congestion retry);
+        ``servers`` limits the choice to trunks on Asterisk servers that are up.
         """
         now = self._clock()
         best: tuple[tuple[float, ...], _Trunk, bool] | None = None
         for trunk in self._trunks.values():
+            if servers is not None and trunk.settings.server not in servers:
+                continue
             usable = self._usable(trunk, e164, now)
             if usable is None:
                 continue
@@ -164,6 +169,25 @@ class TrunkPool:
             probe = True
         trunk.refill(now)
         return probe if trunk.tokens >= 1.0 else None
+
+    def unreserve(self, lease: Lease) -> None:
+        """Undo a reservation whose call was never sent (claimed by another node)."""
+        trunk = self._trunks.get(lease.trunk)
+        if trunk is not None:
+            trunk.in_use = max(0, trunk.in_use - 1)
+            trunk.tokens += 1.0
+            trunk.stats.attempts -= 1
+            if lease.probe:
+                trunk.probing = False
+
+    def adopt(self, name: str) -> Lease | None:
+        """Count a call found up after a restart (it holds a line whatever the limits say)."""
+        trunk = self._trunks.get(name)
+        if trunk is None:
+            return None
+        trunk.in_use += 1
+        s = trunk.settings
+        return Lease(s.name, s.server, s.endpoint, s.dial_mode)
 
     def release(self, lease: Lease, outcome: str, hold_s: float = 0.0) -> None:
         """Give the line back and learn from the outcome (stats, circuit breaker)."""

@@ -1,0 +1,148 @@
+"""After a (re)connect: find out which calls are still up instead of ever dialling again.
+
+``CoreShowChannels`` lists live channels with Uniqueid = our ChannelId (fact 12). Calls that
+lost their connection (state ``limbo``) resume when their channel is listed and end as
+``unknown`` otherwise. Attempts left in flight in the store by this node before a restart, or
+by a node whose heartbeat expired, are adopted when live and closed as ``unknown`` when not.
+
+Also the node's housekeeping: heartbeat, trunk settings reload, live trunk stats in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from engine.actions.models import CallAttempt
+from engine.dialer.ami_client import AmiActionError, AmiConnectionLost, AmiTimeout
+from engine.dialer.attempt_fsm import AttemptMachine
+from engine.dialer.calls import Call
+from engine.dialer.planner import Candidate
+from engine.dialer.records import AttemptResult, in_flight, record_results
+from engine.dialer.trunk_admin import effective_trunks, versions
+from engine.store.base import utcnow
+from engine.store.db import transaction
+
+if TYPE_CHECKING:
+    from engine.dialer.service import DialerService
+
+__all__ = ["Reconciler"]
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    def __init__(self, service: DialerService, *, housekeeping_s: float = 2.0) -> None:
+        self.svc = service
+        self.housekeeping_s = housekeeping_s
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._orphans_done: set[str] = set()
+        self._trunk_versions: dict[str, int] | None = None
+
+    def needed(self, server: str) -> None:
+        task = self._running.get(server)
+        if task is None or task.done():
+            self._running[server] = asyncio.create_task(self._reconcile(server))
+
+    async def _reconcile(self, server: str) -> None:
+        client = self.svc.clients[server]
+        try:
+            channels = await client.core_show_channels()
+        except (AmiConnectionLost, AmiTimeout, AmiActionError) as exc:
+            log.warning("dialer: reconcile with %s postponed: %s", server, exc)
+            return  # the next connect tries again; limbo calls wait
+        live = {m.get("Uniqueid") or "" for m in channels}
+        live |= {m.get("Linkedid") or "" for m in channels}
+        for call in self.svc.calls.of_server(server):
+            if call.machine.state == "limbo":
+                self.svc.apply(call, "alive" if call.attempt_id in live else "gone")
+        if server not in self._orphans_done:
+            await self._adopt_orphans(server, live)
+        self.svc.servers_up.add(server)
+        self.svc.kick()
+
+    async def _adopt_orphans(self, server: str, live: set[str]) -> None:
+        """Attempts in flight in the store on this server with no live owner (crash, restart)."""
+        self._orphans_done.add(server)
+        svc = self.svc
+        others = await asyncio.to_thread(svc.claims.live_nodes)
+        others.discard(svc.node)
+        rows = await asyncio.to_thread(self._load_orphans, others)
+        servers = {t["name"]: t["server"] for t in svc.pool.snapshot()}
+        mine = [r for r in rows if servers.get(r.trunk or "", server) == server]
+        gone: list[AttemptResult] = []
+        for row in mine:
+            if row.id in svc.calls.calls:
+                continue
+            lease = svc.pool.adopt(row.trunk or "") if row.id in live else None
+            if lease is None:
+                gone.append(_unknown(row))
+                continue
+            cand = Candidate(row.rank, row.attempt_no, row.id, row.action_id, row.e164, row.purpose)
+            machine = AttemptMachine(row.id, svc.timers, state="limbo")
+            machine.facts.answered = row.state == "answered"
+            call = Call(cand, lease, machine, started=svc.clock(), answered_at=row.answered_at)
+            svc.calls.add(call)
+            svc.apply(call, "alive")
+        if mine:
+            await asyncio.to_thread(self._close_and_claim, gone, [r.id for r in mine])
+            log.warning("dialer: %d orphaned attempts, %d closed as unknown", len(mine), len(gone))
+
+    def _load_orphans(self, other_live_nodes: set[str]) -> list[CallAttempt]:
+        with transaction(self.svc.factory) as session:
+            rows = in_flight(session, None)
+            return [r for r in rows if r.claimed_by not in other_live_nodes]
+
+    def _close_and_claim(self, gone: list[AttemptResult], ids: list[str]) -> None:
+        with transaction(self.svc.factory) as session:
+            record_results(session, gone)
+            kept = [i for i in ids if i not in {g.attempt_id for g in gone}]
+            if kept:
+                session.execute(
+                    update(CallAttempt)
+                    .where(CallAttempt.id.in_(kept))
+                    .values(claimed_by=self.svc.node)
+                )
+
+    # -- housekeeping -------------------------------------------------------------------------
+    async def housekeeping(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._housekeeping_once)
+            await asyncio.sleep(self.housekeeping_s)
+
+    def _housekeeping_once(self) -> None:
+        svc = self.svc
+        svc.claims.heartbeat()
+        with transaction(svc.factory) as session:
+            current = versions(session)
+            if current != self._trunk_versions:
+                trunks = effective_trunks(session, svc.settings)
+                svc.pool.reload(trunks)
+                if self._trunk_versions is not None:
+                    log.info("dialer: trunk settings reloaded (%d trunks)", len(trunks))
+                self._trunk_versions = current
+        stats = {"node": svc.node, "at": utcnow().isoformat(), "trunks": svc.pool.snapshot()}
+        svc.redis.hset(svc.settings.stats_key, svc.node, json.dumps(stats))
+        svc.redis.expire(svc.settings.stats_key, 60)
+
+
+def _unknown(row: CallAttempt) -> AttemptResult:
+    now: datetime = utcnow()
+    outcome = "answered" if row.state == "answered" else "unknown"
+    return AttemptResult(
+        row.id,
+        row.action_id,
+        row.e164,
+        outcome,
+        now,
+        trunk=row.trunk,
+        answered_at=row.answered_at,
+        extra={"reconciled": True},
+    )

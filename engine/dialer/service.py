@@ -1,0 +1,417 @@
+"""The dialer service: keeps every line busy with the right calls and records what happened.
+
+One asyncio process (a node) with one AMI client per Asterisk server. The loop, in words: the
+feeder pages queued attempts into the planner; ``_fill_lines`` asks the planner for as many
+calls as there are free lines (trunk pool: lines, CPS, breaker), claims them (store + Redis),
+and sends one Originate each; AMI events drive each attempt's state machine; a finished call
+frees its line at once (the next Originate follows in the same tick) and its result goes to
+the writer (store, dossier, progress, retries).
+
+An Originate whose fate is unknown after a dropped connection is never sent again: on
+reconnect the live channels (CoreShowChannels) say which calls are still up; the rest are
+recorded as ``unknown`` (see ``engine.dialer.claims`` for the exactly-once argument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.dialer.ami_client import (
+    AmiActionError,
+    AmiClient,
+    AmiConfig,
+    AmiConnectionLost,
+    AmiTimeout,
+)
+from engine.dialer.ami_protocol import AmiEncodeError, AmiMessage
+from engine.dialer.attempt_fsm import AttemptMachine, TimerSettings
+from engine.dialer.calls import Call, CallTable
+from engine.dialer.claims import Claims
+from engine.dialer.feeder import Feeder
+from engine.dialer.originate import BadOriginate, build_originate
+from engine.dialer.outcomes import DEFAULT_RETRY_RULES, RetryRule, next_attempt
+from engine.dialer.planner import Candidate, Planner
+from engine.dialer.reconcile import Reconciler
+from engine.dialer.records import Answered, AttemptResult, mask
+from engine.dialer.settings import DialerSettings
+from engine.dialer.trunks import BreakerSettings, TrunkPool
+from engine.dialer.writer import ResultWriter
+from engine.store.base import utcnow
+
+__all__ = ["CANCEL_CHANNEL", "EVENT_FILTER", "WAKE_CHANNEL", "DialerService"]
+
+log = logging.getLogger(__name__)
+
+WAKE_CHANNEL = "bnet:dialer:wake"
+CANCEL_CHANNEL = "bnet:dialer:cancel"
+#: Events the dialer needs (fact 16: cuts AMI volume ~8x). Newchannel names the channel, so
+#: a ringing call can be hung up on cancel.
+EVENT_FILTER = (
+    "^(OriginateResponse|Hangup|DialEnd|Newchannel|Newstate|DTMFEnd|UserEvent|Shutdown|"
+    "QueueCaller.*|Agent.*)$"
+)
+_QUEUE_EVENTS = ("queuecaller", "agent")
+
+
+def retry_rules(settings: DialerSettings) -> dict[str, RetryRule]:
+    rules = dict(DEFAULT_RETRY_RULES)
+    for outcome, raw in settings.retry.items():
+        if not raw:
+            rules.pop(outcome, None)
+            continue
+        rules[outcome] = RetryRule(
+            delay_s=float(raw.get("delay_s", 0)),
+            max_attempt_no=int(raw.get("max_attempt_no", 2)),
+            other_trunk=bool(raw.get("other_trunk", False)),
+        )
+    return rules
+
+
+class DialerService:
+    def __init__(
+        self,
+        settings: DialerSettings,
+        factory: Any,
+        redis: Any,
+        *,
+        clients: dict[str, AmiClient] | None = None,
+        sounds_dir: Any = None,
+        aredis: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings, self.factory, self.redis, self.aredis = settings, factory, redis, aredis
+        self.clock, self.sounds_dir = clock, sounds_dir
+        self.node = settings.node_id
+        self.pool = TrunkPool(
+            settings.trunks,
+            breaker=BreakerSettings(settings.breaker_failures, settings.breaker_cooldown_s),
+            clock=clock,
+        )
+        self.planner = Planner(low_water=max(200, 2 * sum(t.max_channels for t in settings.trunks)))
+        self.calls = CallTable()
+        self.claims = Claims(factory, redis, self.node)
+        self.writer = ResultWriter(factory, redis, on_retries=self._retries_written)
+        self.feeder = Feeder(factory, self.planner, on_loaded=self.kick)
+        self.rules = retry_rules(settings)
+        self.timers = TimerSettings(
+            originate_ack_s=settings.originate_ack_timeout_s,
+            originate_response_s=settings.originate_timeout_s + 15.0,
+            max_call_s=settings.max_call_s,
+        )
+        self.clients = clients if clients is not None else self._make_clients()
+        for client in self.clients.values():
+            client.on_connected, client.on_disconnected = self._connected, self._disconnected
+            client.subscribe(self._event_from(client.config.name))
+        self.reconciler = Reconciler(self)
+        self.servers_up: set[str] = set()
+        self.originates = 0
+        self._kick = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._claiming = 0
+        self._bg: set[asyncio.Task[Any]] = set()
+        self._in_queue: set[str] = set()  # Uniqueids waiting in the centralist queue
+
+    def _make_clients(self) -> dict[str, AmiClient]:
+        out = {}
+        for server in self.settings.servers:
+            cfg = AmiConfig(
+                host=server.host,
+                port=server.port,
+                username=server.username,
+                secret=server.secret,
+                name=server.name,
+                event_filters=[EVENT_FILTER],
+            )
+            out[server.name] = AmiClient(cfg)
+        return out
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.claims.heartbeat()
+        loops = [self._dispatch_loop(), self._timer_loop(), self.writer.run(), self.feeder.run()]
+        loops.append(self.reconciler.housekeeping())
+        if self.aredis is not None:
+            loops.append(self._pubsub_loop())
+        self._tasks = [asyncio.create_task(c) for c in loops]
+        for client in self.clients.values():
+            await client.start()
+
+    async def stop(self) -> None:
+        for client in self.clients.values():
+            await client.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.writer.drained()
+        self.claims.leave()
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    # -- filling lines ------------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while True:
+            wait = None if self.planner.queued() == 0 else max(self.pool.next_token_in(), 0.002)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), timeout=wait)
+            self._kick.clear()
+            self._fill_lines()
+
+    def _fill_lines(self) -> None:
+        free = self.pool.free_lines()
+        if free <= 0 or not self.servers_up or self.planner.queued() == 0:
+            return
+
+        def reserve(cand: Candidate) -> Any:
+            return self.pool.reserve_line(
+                cand.e164, avoid=cand.avoid_trunk, servers=self.servers_up
+            )
+
+        picks = self.planner.pick(reserve, free)
+        if picks:
+            self._claiming += 1
+            self._spawn(self._claim_and_originate(picks))
+
+    async def _claim_and_originate(self, picks: list[tuple[Candidate, Any]]) -> None:
+        try:
+            allowed = await asyncio.to_thread(
+                self.claims.claim,
+                [c for c, _ in picks],
+                [lease.trunk for _, lease in picks],
+                utcnow(),
+            )
+        except Exception:
+            log.exception("dialer: claiming %d attempts failed; they stay queued", len(picks))
+            allowed = []
+            for cand, _ in picks:
+                self.planner.put_back(cand)
+        finally:
+            self._claiming -= 1
+        ok = {c.attempt_id for c in allowed}
+        for cand, lease in picks:
+            if cand.attempt_id not in ok:
+                self.pool.unreserve(lease)  # another node has it, or it was cancelled
+                continue
+            machine = AttemptMachine(cand.attempt_id, self.timers)
+            meta = self.feeder.meta.get(cand.action_id)
+            machine.facts.amd_mode = self.settings.amd.get(meta.kind, "off") if meta else "off"
+            call = Call(cand, lease, machine, started=self.clock())
+            self.calls.add(call)
+            self._spawn(self._originate(call))
+        self.kick()
+
+    async def _originate(self, call: Call) -> None:
+        meta = self.feeder.meta.get(call.cand.action_id)
+        client = self.clients[call.server]
+        try:
+            req = build_originate(
+                attempt_id=call.attempt_id,
+                action_id=call.cand.action_id,
+                e164=call.cand.e164,
+                purpose=call.cand.purpose,
+                lease=call.lease,
+                context=self.settings.outbound_context,
+                caller_id=self.settings.caller_id,
+                timeout_s=self.settings.originate_timeout_s,
+                amd_mode=call.machine.facts.amd_mode,
+                audio_hash=meta.audio_hash if meta else None,
+                sounds_dir=self.sounds_dir,
+                media_base_url=self.settings.media_base_url,
+            )
+        except BadOriginate as exc:
+            log.warning("dialer: attempt %s not dialled: %s", call.attempt_id, exc)
+            self.apply(call, "refused")
+            call.machine.outcome = "failed"
+            return
+        action_id = client.next_action_id("originate")
+        self.calls.remember_action_id(call, action_id)
+        self.apply(call, "sent")
+        self.originates += 1
+        try:
+            await client.originate(
+                req.channel,
+                channel_id=req.channel_id,
+                other_channel_id=req.other_channel_id,
+                context=req.context,
+                variables=req.variables,
+                caller_id=req.caller_id,
+                timeout_ms=req.timeout_ms,
+                action_id=action_id,
+            )
+        except AmiActionError as exc:
+            # e.g. "Asterisk is shutting down" (fact 11): nobody was called; use other servers.
+            log.warning("dialer: %s refused an Originate: %s", call.server, exc)
+            self.servers_up.discard(call.server)
+            self.apply(call, "refused")
+        except (AmiConnectionLost, AmiTimeout):
+            self.apply(call, "conn_lost")  # fate unknown: reconcile, never resend
+        except AmiEncodeError:
+            log.error("dialer: attempt %s had an unsafe value; not dialled", call.attempt_id)
+            call.machine.facts.refused = True
+            self.apply(call, "refused")
+        else:
+            self.apply(call, "ack")
+
+    # -- events and effects -------------------------------------------------------------------
+    def _event_from(self, server: str) -> Callable[[AmiMessage], None]:
+        def on_event(msg: AmiMessage) -> None:
+            name = (msg.event or "").lower()
+            if name == "shutdown":
+                log.warning("dialer: Asterisk %s is shutting down", server)
+                self.servers_up.discard(server)
+                return
+            self._forward_queue_event(name, msg)
+            routed = self.calls.route(msg)
+            if routed is not None:
+                call, signal = routed
+                self.apply(call, signal.kind, signal.value)
+                if call.hangup_wanted and call.channel:
+                    self._hangup(call)
+
+        return on_event
+
+    def _forward_queue_event(self, name: str, msg: AmiMessage) -> None:
+        """Queue events (and the Hangup of a queued caller) go to the IVR's bookkeeping."""
+        uniqueid = msg.get("Uniqueid") or ""
+        if name.startswith(_QUEUE_EVENTS):
+            if name == "queuecallerjoin":
+                self._in_queue.add(uniqueid)
+            self.writer.queue_event(msg.as_dict())
+        elif name == "hangup" and uniqueid in self._in_queue:
+            self._in_queue.discard(uniqueid)
+            self.writer.queue_event(msg.as_dict())
+
+    def apply(self, call: Call, kind: str, value: str = "") -> None:
+        now = self.clock()
+        effects = call.machine.step(kind, value, now)
+        self.calls.schedule(call)
+        for effect in effects:
+            if effect == "mark_answered":
+                call.answered_mono, call.answered_at = now, utcnow()
+                self.writer.answered(
+                    Answered(call.attempt_id, call.cand.action_id, call.answered_at)
+                )
+            elif effect == "hangup_call":
+                self._hangup(call)
+            elif effect == "reconcile":
+                self.reconciler.needed(call.server)
+            elif effect == "finish":
+                self._finish(call, now)
+
+    def _hangup(self, call: Call) -> None:
+        if call.channel is None:
+            call.hangup_wanted = True  # Newchannel will tell us its name
+            return
+        call.hangup_wanted = False
+        client = self.clients[call.server]
+        self._spawn(_quiet(client.hangup(call.channel, cause=16)))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def _finish(self, call: Call, now: float) -> None:
+        outcome = call.machine.outcome or "failed"
+        hold = now - call.answered_mono if call.answered_mono is not None else 0.0
+        self.pool.release(call.lease, outcome, hold)
+        self.calls.remove(call)
+        cancelled = call.cand.action_id in self.feeder.cancelled
+        nxt = (
+            None
+            if cancelled
+            else next_attempt(outcome, call.cand.attempt_no, call.lease.trunk, self.rules)
+        )
+        facts = call.machine.facts
+        self.writer.result(
+            AttemptResult(
+                call.attempt_id,
+                call.cand.action_id,
+                call.cand.e164,
+                outcome,
+                utcnow(),
+                trunk=call.lease.trunk,
+                cause=facts.cause,
+                dial_status=facts.dial_status,
+                digits="".join(facts.digits),
+                amd=facts.amd,
+                answered_at=call.answered_at,
+                menu_choice=facts.menu_choice,
+                retry=nxt,
+            )
+        )
+        log.info("dialer: %s %s -> %s", call.attempt_id[:8], mask(call.cand.e164), outcome)
+        self._fill_lines()  # the line is free now: refill it in the same tick
+
+    def _retries_written(self, action_ids: set[str]) -> None:
+        for action_id in action_ids:
+            self.feeder.wake(action_id)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            nxt = self.calls.next_deadline()
+            delay = 0.05 if nxt is None else min(max(nxt - self.clock(), 0.0), 0.05)
+            await asyncio.sleep(delay)
+            for call, name in self.calls.due(self.clock()):
+                self.apply(call, "timer:" + name)
+
+    # -- AMI connection state -----------------------------------------------------------------
+    def _connected(self, client: AmiClient) -> None:
+        self.reconciler.needed(client.config.name)
+
+    def _disconnected(self, client: AmiClient, reason: str) -> None:
+        server = client.config.name
+        self.servers_up.discard(server)
+        log.warning("dialer: AMI %s lost (%s)", server, reason)
+        for call in self.calls.of_server(server):
+            self.apply(call, "conn_lost")
+
+    # -- cancel / wake ------------------------------------------------------------------------
+    def cancel(self, action_id: str, *, hangup_answered: bool = False) -> int:
+        """Stop an action's calls: queued ones at once, ringing ones hung up (Cause 16)."""
+        dropped = self.feeder.cancel(action_id)
+        for call in self.calls.of_action(action_id):
+            self.apply(call, "cancel")
+            if hangup_answered:
+                self.apply(call, "cancel_answered")
+        return len(dropped)
+
+    async def _pubsub_loop(self) -> None:
+        pubsub = self.aredis.pubsub()
+        await pubsub.subscribe(WAKE_CHANNEL, CANCEL_CHANNEL)
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            channel = _text(message["channel"])
+            data = _text(message["data"])
+            if channel == WAKE_CHANNEL:
+                self.feeder.wake(data.strip() or None)
+            elif channel == CANCEL_CHANNEL:
+                self._on_cancel_message(data)
+
+    def _on_cancel_message(self, data: str) -> None:
+        try:
+            body = json.loads(data)
+            action_id = str(body["action_id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("dialer: ignored a malformed cancel message")
+            return
+        self.cancel(action_id, hangup_answered=bool(body.get("hangup_answered", False)))
+
+
+async def _quiet(coro: Any) -> None:
+    """Hang-ups of channels that are already gone answer with an error: that is fine."""
+    with contextlib.suppress(AmiActionError, AmiConnectionLost, AmiTimeout):
+        await coro
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
