@@ -26,6 +26,7 @@ FEATURES: tuple[str, ...] = (
     "engine.tts.cli",
     "engine.mail.cli",
     "engine.ivr.cli",
+    "engine.actions.cli",
 )
 
 
