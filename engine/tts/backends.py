@@ -31,6 +31,14 @@ class Speech:
     fmt: str
 
 
+@dataclass(frozen=True)
+class StreamCommand:
+    args: list[str]
+    stdin: bytes
+    #: Container format of what the command writes to stdout.
+    fmt: str
+
+
 class SpeechBackend(Protocol):
     name: str
 
@@ -39,6 +47,11 @@ class SpeechBackend(Protocol):
         ...
 
     def synthesize(self, text: str) -> Speech: ...
+
+    def stream_command(self, text: str) -> StreamCommand | None:
+        """A stdin-to-stdout command for ``text`` that can be piped straight into the
+        converter (no Python in between), or None when the backend cannot stream."""
+        ...
 
 
 def find_binary(name: str, *, hint: str) -> str:
@@ -73,13 +86,18 @@ class EspeakBackend:
     def identity(self) -> str:
         return f"espeak-ng|voice={self._settings.voice}|wpm={self._settings.speed_wpm}"
 
-    def synthesize(self, text: str) -> Speech:
+    def stream_command(self, text: str) -> StreamCommand:
         binary = find_binary(self._settings.espeak_binary, hint="install the espeak-ng package")
         # espeak-ng reads [[...]] as phoneme codes: text must not be able to switch to them.
+        # The text goes on stdin, so a leading "-" can never be taken for an option.
         safe = text.replace("[", "(").replace("]", ")")
         args = [binary, "-v", self._settings.voice, "-s", str(self._settings.speed_wpm),
                 "-b", "1", "--stdout"]  # fmt: skip
-        return Speech(run_tool(args, safe.encode("utf-8"), "espeak-ng"), "wav")
+        return StreamCommand(args, safe.encode("utf-8"), "wav")
+
+    def synthesize(self, text: str) -> Speech:
+        command = self.stream_command(text)
+        return Speech(run_tool(command.args, command.stdin, "espeak-ng"), command.fmt)
 
 
 class PiperBackend:
@@ -103,6 +121,9 @@ class PiperBackend:
         model = self._model()
         stat = model.stat()
         return f"piper|model={model.resolve()}|size={stat.st_size}|mtime={stat.st_mtime_ns}"
+
+    def stream_command(self, text: str) -> None:
+        return None  # piper writes a file (its raw stdout mode has no header to convert)
 
     def synthesize(self, text: str) -> Speech:
         model = self._model()
@@ -129,6 +150,9 @@ class GttsBackend:
 
     def identity(self) -> str:
         return f"gtts|lang={self._settings.gtts_lang}"
+
+    def stream_command(self, text: str) -> None:
+        return None  # a Python library, not a command
 
     def synthesize(self, text: str) -> Speech:
         try:
@@ -171,4 +195,4 @@ def backend_names() -> list[str]:
     return sorted(_BACKENDS)
 
 
-__all__ = ["Speech", "SpeechBackend", "backend_names", "get_backend"]
+__all__ = ["Speech", "SpeechBackend", "StreamCommand", "backend_names", "get_backend"]

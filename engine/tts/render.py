@@ -18,6 +18,7 @@ from engine.tts import audio
 from engine.tts.backends import SpeechBackend, get_backend
 from engine.tts.cache import get_or_create
 from engine.tts.normalize import normalize_dutch
+from engine.tts.pipeline import synthesize_pcm
 from engine.tts.settings import TtsSettings
 from engine.tts.textcheck import check_text
 
@@ -63,7 +64,7 @@ def render(text: str, settings: TtsSettings, backend: str | None = None) -> Rend
     sha = _speech_key(spoken, chosen, settings)
 
     def write(tmp: Path) -> None:
-        pcm = audio.to_telephone_pcm(chosen.synthesize(spoken), settings.converter)
+        pcm = synthesize_pcm(chosen, spoken, settings)
         audio.write_wav(tmp, audio.normalize_loudness(pcm, settings.loudness_dbfs))
 
     return _result(*get_or_create(settings.cache_dir, sha, write), sha)
