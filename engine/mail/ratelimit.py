@@ -45,8 +45,9 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # The epsilon absorbs float rounding: a wait of 1e-17 s would not move the clock.
+        if self._tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
