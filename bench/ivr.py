@@ -79,6 +79,7 @@ def main() -> None:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
         numbers = seed(url, participants, actions=20)
+        single = asyncio.run(measure(url, numbers, 50, 1))
         latencies = asyncio.run(measure(url, numbers, calls, concurrency))
     p95 = statistics.quantiles(latencies, n=100)[94]
     print(
@@ -88,6 +89,7 @@ def main() -> None:
                 "calls": calls,
                 "concurrency": concurrency,
                 "participants": participants,
+                "single_call_p50_ms": round(statistics.median(single), 1),
                 "p50_ms": round(statistics.median(latencies), 1),
                 "p95_ms": round(p95, 1),
                 "bound_p95_ms": BOUND_P95_MS,

@@ -30,7 +30,7 @@ from engine.ivr.inbound_calls import (
 )
 from engine.ivr.server import ROUTE_VARIABLE, Route, route_to_queue
 from engine.ivr.sounds import IvrSounds
-from engine.store.db import transaction
+from engine.ivr.store_runner import StoreRunner
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +55,19 @@ def make_callback_route(
     notify: Notify | None = None,
 ) -> Route:
     cfg = config or CallbackConfig()
+    store = StoreRunner(factory)
 
-    def start(uniqueid: str, caller: str | None) -> InboundDecision:
-        with transaction(factory) as session:
-            return start_inbound_call(
-                session, uniqueid=uniqueid, caller=caller, window=cfg.window, append=append
-            )
-
-    def hung_up(uniqueid: str) -> None:
-        with transaction(factory) as session:
-            mark_hung_up(session, uniqueid)
+    def start(uniqueid: str, caller: str | None) -> Callable[[Session], InboundDecision]:
+        return lambda session: start_inbound_call(
+            session, uniqueid=uniqueid, caller=caller, window=cfg.window, append=append
+        )
 
     async def handle(channel: AgiChannel) -> None:
         # First: whatever happens next, the dialplan must continue to the queue.
         await channel.command("SET VARIABLE", ROUTE_VARIABLE, "queue")
         uniqueid = channel.env.uniqueid
         caller = caller_e164(channel.env.callerid, cfg.region)
-        decision = await asyncio.to_thread(start, uniqueid, caller)
+        decision = await store.run(start(uniqueid, caller))
         if notify is not None and decision.action_id is not None:
             await asyncio.to_thread(_notify_safely, notify, decision)
         try:
@@ -79,7 +75,7 @@ def make_callback_route(
             if decision.action_id is None:
                 await _no_active_action(channel, cfg)
         except (AgiHangup, AgiClosed):
-            await asyncio.to_thread(hung_up, uniqueid)
+            await store.run(lambda session: mark_hung_up(session, uniqueid))
             raise
 
     return Route(handler=handle, fallback=route_to_queue, deadline=cfg.deadline_s)

@@ -12,12 +12,10 @@ The attempt id (ChannelId = CallAttempt.id) comes as ``agi_arg_1``; without it,
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,28 +32,13 @@ from engine.ivr.menu_store import (
 )
 from engine.ivr.server import Route
 from engine.ivr.sounds import IvrSounds
-from engine.store.db import transaction
+from engine.ivr.store_runner import StoreRunner
 
 log = logging.getLogger(__name__)
 
 SoundForAction = Callable[[Action], str]
 ESCAPE_DIGITS = "129"
 CHOICES = {"1": "repeat", "2": "meldkamer", "9": "unsubscribe"}
-T = TypeVar("T")
-
-
-class _Db:
-    """Runs one unit of work in a worker thread so the event loop keeps serving other calls."""
-
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
-
-    async def run(self, fn: Callable[[Session], T]) -> T:
-        return await asyncio.to_thread(self._in_tx, fn)
-
-    def _in_tx(self, fn: Callable[[Session], T]) -> T:
-        with transaction(self._factory) as session:
-            return fn(session)
 
 
 @dataclass(frozen=True)
@@ -76,7 +59,7 @@ def make_menu_route(
     append: DossierAppend = dossier.append,
 ) -> Route:
     cfg = config or MenuConfig()
-    db = _Db(factory)
+    db = StoreRunner(factory)
 
     async def handle(channel: AgiChannel) -> None:
         attempt_id = (channel.env.args or [channel.env.uniqueid])[0]
@@ -97,7 +80,7 @@ async def _run_menu(
     channel: AgiChannel,
     call: MenuCall,
     cfg: MenuConfig,
-    db: _Db,
+    db: StoreRunner,
     append: DossierAppend,
 ) -> str:
     """Returns the MENU_CHOICE for the dialplan: "2", "9" or "timeout"."""
@@ -125,7 +108,7 @@ async def _finish(
     call: MenuCall,
     digit: str | None,
     cfg: MenuConfig,
-    db: _Db,
+    db: StoreRunner,
     append: DossierAppend,
 ) -> str:
     if digit == "2":
@@ -170,7 +153,7 @@ async def _ask_menu(channel: AgiChannel, cfg: MenuConfig) -> str | None:
 
 
 async def _record(
-    db: _Db,
+    db: StoreRunner,
     call: MenuCall,
     digit: str | None,
     choice: str,
