@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.tts.cache import write_atomically
-from engine.tts.render import RenderedAudio
 from engine.tts.settings import TtsSettings
+
+if TYPE_CHECKING:  # render imports this module to install what it renders
+    from engine.tts.render import RenderedAudio
 
 MEDIA_PREFIX = "/media"
 #: File name prefix in a shared sounds directory (keeps our files apart from Asterisk's).

@@ -21,6 +21,8 @@ from engine.tts.words_nl import (
     year_words,
 )
 
+__all__ = ["ABBREVIATIONS", "normalize_dutch", "speak_phone_number"]
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 _UNIT_WORDS: dict[str, tuple[str, str]] = {  # unit -> (singular, plural)

@@ -42,7 +42,8 @@ def prompt_text(name: str, settings: TtsSettings, callback_number: str) -> str:
 
 
 def render_prompt(name: str, settings: TtsSettings, callback_number: str) -> RenderedAudio:
-    return render(prompt_text(name, settings, callback_number), settings)
+    # Prompts are installed under their stable names by install_prompt, not by hash.
+    return render(prompt_text(name, settings, callback_number), settings, install=False)
 
 
 def install_prompt(name: str, rendered: RenderedAudio, settings: TtsSettings) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from engine.tts import audio
 from engine.tts.backends import SpeechBackend, get_backend
 from engine.tts.cache import get_or_create
+from engine.tts.delivery import install_for_asterisk
 from engine.tts.normalize import normalize_dutch
 from engine.tts.pipeline import synthesize_pcm
 from engine.tts.settings import TtsSettings
@@ -57,8 +58,22 @@ def audio_hash(text: str, settings: TtsSettings, backend: str | None = None) -> 
     return _speech_key(spoken_text(text, settings), chosen, settings)
 
 
-def render(text: str, settings: TtsSettings, backend: str | None = None) -> RenderedAudio:
-    """Render ``text`` once to ``<cache_dir>/<sha256>.wav`` (8 kHz mono 16-bit, normalised)."""
+def render(
+    text: str, settings: TtsSettings, backend: str | None = None, *, install: bool = True
+) -> RenderedAudio:
+    """Render ``text`` once to ``<cache_dir>/<sha256>.wav`` (8 kHz mono 16-bit, normalised).
+
+    With ``tts.asterisk_sounds_dir`` set (and ``install``), the file is also put there as
+    ``bnet-<sha256>.wav`` (:func:`engine.tts.delivery.install_for_asterisk`), so Asterisk can
+    play it at once.
+    """
+    rendered = _render_one(text, settings, backend)
+    if install:
+        install_for_asterisk(rendered, settings)
+    return rendered
+
+
+def _render_one(text: str, settings: TtsSettings, backend: str | None) -> RenderedAudio:
     chosen = get_backend(settings, backend)
     spoken = spoken_text(text, settings)
     sha = _speech_key(spoken, chosen, settings)
@@ -78,7 +93,7 @@ def render_parts(
     Each part is rendered (and cached) on its own, so the fixed intro and menu are synthesised
     once for all actions; only the joined file is new per message.
     """
-    parts = [render(text, settings, backend) for text in texts]
+    parts = [_render_one(text, settings, backend) for text in texts]
     sha = _key({"v": PIPELINE_VERSION, "concat": [p.sha256 for p in parts],
                 "pause_ms": settings.part_pause_ms})  # fmt: skip
 
@@ -91,7 +106,9 @@ def render_parts(
             pieces.append(audio.read_wav(part.path))
         audio.write_wav(tmp, np.concatenate(pieces))
 
-    return _result(*get_or_create(settings.cache_dir, sha, write), sha)
+    joined = _result(*get_or_create(settings.cache_dir, sha, write), sha)
+    install_for_asterisk(joined, settings)
+    return joined
 
 
 def _result(path: Path, cached: bool, sha: str) -> RenderedAudio:

@@ -160,9 +160,10 @@ def test_install_into_asterisk_sounds_dir(tmp_path: Path) -> None:
     sounds = tmp_path / "asterisk" / "sounds"
     settings = tts_settings(tmp_path, asterisk_sounds_dir=sounds)
     rendered = render("Een man.", settings)
+    installed = sounds / f"bnet-{rendered.sha256}.wav"
+    assert installed.read_bytes() == rendered.path.read_bytes()  # render installs it
     name = install_for_asterisk(rendered, settings)
-    assert name == str((sounds / f"bnet-{rendered.sha256}").resolve())
-    assert Path(name + ".wav").read_bytes() == rendered.path.read_bytes()
+    assert name == str(installed.with_suffix("").resolve())
     assert install_for_asterisk(rendered, settings) == name  # idempotent
     no_share = tts_settings(tmp_path)
     assert install_for_asterisk(rendered, no_share) == playback_name(rendered.path)
@@ -192,7 +193,8 @@ def test_cli_prompts_render_installs_stable_names(tmp_path: Path) -> None:
     assert run_cli(["prompts", "render"], settings) == (0, "")  # second run: from cache
     assert sorted(p.name for p in (sounds / "bnet").iterdir()) == sorted(
         p.name for p in (sounds / "bnet").glob("*.wav")
-    )
+    )  # no temporary files left
+    assert not list(sounds.glob("bnet-*.wav"))  # prompts go by name, not by hash
 
 
 def test_ivr_gets_playback_names_only_for_rendered_prompts(tmp_path: Path) -> None:
