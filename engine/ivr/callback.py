@@ -9,12 +9,10 @@ route variable is set before any lookup, and the server's fallback covers every 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,13 +26,12 @@ from engine.ivr.inbound_calls import (
     mark_hung_up,
     start_inbound_call,
 )
+from engine.ivr.notify import Notify, notify_progress
 from engine.ivr.server import ROUTE_VARIABLE, Route, route_to_queue
 from engine.ivr.sounds import IvrSounds
 from engine.ivr.store_runner import StoreRunner
 
 log = logging.getLogger(__name__)
-
-Notify = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -68,8 +65,9 @@ def make_callback_route(
         uniqueid = channel.env.uniqueid
         caller = caller_e164(channel.env.callerid, cfg.region)
         decision = await store.run(start(uniqueid, caller))
-        if notify is not None and decision.action_id is not None:
-            await asyncio.to_thread(_notify_safely, notify, decision)
+        if decision.action_id is not None:
+            payload = {"kind": "inbound_call", "id": decision.inbound_call_id}
+            await notify_progress(notify, decision.action_id, payload)
         try:
             await _tell_dialplan(channel, decision)
             if decision.action_id is None:
@@ -100,11 +98,3 @@ async def _no_active_action(channel: AgiChannel, cfg: CallbackConfig) -> None:
         # result=-1 is a hangup or a missing file (transcript 14); CHANNEL STATUS answers 511
         # (AgiHangup) only on a dead channel, so a missing prompt still goes on to the queue.
         await channel.command("CHANNEL STATUS")
-
-
-def _notify_safely(notify: Notify, decision: InboundDecision) -> None:
-    assert decision.action_id is not None
-    try:
-        notify(decision.action_id, {"kind": "inbound_call", "id": decision.inbound_call_id})
-    except Exception as exc:  # live progress is best effort; the row is the truth
-        log.warning("progress notify failed: %s", exc)

@@ -40,7 +40,9 @@ def build_routes(settings: Settings) -> dict[str, Route]:
 
     return {
         "callback": make_callback_route(factory, CallbackConfig(sounds=sounds), notify=notify),
-        "menu": make_menu_route(factory, message_sound(settings.tts), MenuConfig(sounds=sounds)),
+        "menu": make_menu_route(
+            factory, message_sound(settings.tts), MenuConfig(sounds=sounds), notify=notify
+        ),
     }
 
 

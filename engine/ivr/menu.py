@@ -30,6 +30,7 @@ from engine.ivr.menu_store import (
     record_heard,
     unsubscribe_participant,
 )
+from engine.ivr.notify import Notify, notify_progress
 from engine.ivr.server import Route
 from engine.ivr.sounds import IvrSounds
 from engine.ivr.store_runner import StoreRunner
@@ -57,6 +58,7 @@ def make_menu_route(
     config: MenuConfig | None = None,
     *,
     append: DossierAppend = dossier.append,
+    notify: Notify | None = None,
 ) -> Route:
     cfg = config or MenuConfig()
     db = StoreRunner(factory)
@@ -68,7 +70,7 @@ def make_menu_route(
             log.warning("menu: no call attempt %r; ending politely", attempt_id[:40])
             await channel.command("SET VARIABLE", "MENU_CHOICE", "none")
             return
-        choice = await _run_menu(channel, call, cfg, db, append)
+        choice = await _run_menu(channel, call, cfg, db, append, notify)
         await channel.command("SET VARIABLE", "MENU_CHOICE", choice)
 
     # No fallback: an outbound call that fails here simply ends (the dialplan hangs up unless
@@ -82,6 +84,7 @@ async def _run_menu(
     cfg: MenuConfig,
     db: StoreRunner,
     append: DossierAppend,
+    notify: Notify | None,
 ) -> str:
     """Returns the MENU_CHOICE for the dialplan: "2", "9" or "timeout"."""
     repeats = 0
@@ -91,6 +94,7 @@ async def _run_menu(
         if (complete or digit) and not heard:
             heard = True
             await db.run(partial(record_heard, call=call, interrupted=not complete, append=append))
+            await notify_progress(notify, call.action_id, {"kind": "reached", "channel": "voice"})
         if digit is None:
             digit = await _ask_menu(channel, cfg)
         while digit is not None and digit not in CHOICES and repeats < cfg.max_repeats:
