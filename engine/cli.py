@@ -27,6 +27,7 @@ FEATURES: tuple[str, ...] = (
     "engine.mail.cli",
     "engine.ivr.cli",
     "engine.actions.cli",
+    "engine.demo.cli",
 )
 
 

@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     syn = p.add_parser("synth", help="create synthetic participants from PC4 residents")
     syn.add_argument("--participation", type=float, default=0.05)
     syn.add_argument("--seed", type=int, default=2013)
+    syn.add_argument("--near", metavar="POSTCODE",
+                     help="only PC4 areas around this postcode (demo); default all of NL")
+    syn.add_argument("--radius-km", type=float, default=15.0)
     syn.set_defaults(handler=_synth)
     for name, fn in (("show", _show), ("unsubscribe", _unsub), ("resubscribe", _resub),
                      ("erase", _erase)):
@@ -91,8 +94,16 @@ def _synth(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as (engine, factory):
         with factory() as s:
             areas = list(s.scalars(select(Pc4Area).order_by(Pc4Area.pc4)))
-        if not areas:
-            raise CliError("no PC4 table: run 'bnet geo import FILE' first")
+            if not areas:
+                raise CliError("no PC4 table: run 'bnet geo import FILE' first")
+            if args.near:
+                try:
+                    index = Pc4Index(areas)
+                    c = index.centroid(args.near)
+                except EngineError as exc:
+                    raise CliError(exc.message) from exc
+                keep = set(index.within(c.lat, c.lon, args.radius_km * 1000))
+                areas = [a for a in areas if a.pc4 in keep]
         expected = int(sum((a.residents or cfg.default_residents) for a in areas)
                        * cfg.participation)
         t0 = time.monotonic()

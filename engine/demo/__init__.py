@@ -1,0 +1,1 @@
+"""The end-to-end demo: the whole engine on embedded defaults with simulators."""
