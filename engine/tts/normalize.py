@@ -51,7 +51,12 @@ ABBREVIATIONS: dict[str, str] = {
     "aub": "alstublieft", "tel.": "telefoon", "dhr.": "de heer", "mevr.": "mevrouw",
     "e.d.": "en dergelijke", "t/m": "tot en met", "m.b.t.": "met betrekking tot",
     "nl.": "namelijk", "str.": "straat", "km": "kilometer", "km/u": "kilometer per uur",
-    "p/u": "per uur",
+    "p/u": "per uur", "ca": "circa", "nr": "nummer",
+}  # fmt: skip
+
+_MONTH_ABBREVIATIONS = {
+    "jan": 1, "feb": 2, "mrt": 3, "apr": 4, "mei": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "sept": 9, "okt": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
 
 _NUM = r"\d{1,3}(?:\.\d{3})+|\d+"
@@ -67,6 +72,14 @@ def _date(m: re.Match[str]) -> str:
         # Not a date after all: read the three numbers with a pause between them.
         return f"{number_words(day)}, {number_words(month)}, {year_words(year)}"
     return f"{number_words(day)} {MONTHS[month - 1]} {year_words(year)}"
+
+
+def _day_month(m: re.Match[str]) -> str:
+    day = int(m["d"])
+    month = _MONTH_ABBREVIATIONS[m["mon"].lower()] if m["mon"] else int(m["m"])
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return m[0]
+    return f"{m['pre'] or ''}{number_words(day)} {MONTHS[month - 1]}"
 
 
 def _time(m: re.Match[str]) -> str:
@@ -89,6 +102,8 @@ def _postcode(m: re.Match[str]) -> str:
 def _money(m: re.Match[str]) -> str:
     euros = number_words(_int(m["euros"]))
     cents = m["cents"]
+    if cents and cents.isdigit() and int(cents) and euros == "nul":
+        return f"{number_words(int(cents))} cent"
     if cents and cents.isdigit() and int(cents):
         return f"{euros} euro {number_words(int(cents))}"
     return f"{euros} euro"
@@ -96,9 +111,19 @@ def _money(m: re.Match[str]) -> str:
 
 def _length_m(m: re.Match[str]) -> str:
     # "1,80 m" is said "één meter tachtig"; "1,8 m" means the same length.
-    centimetres = int(m["frac"].ljust(2, "0"))
-    whole = number_words(int(m["whole"]))
-    return f"{whole} meter {number_words(centimetres)}" if centimetres else f"{whole} meter"
+    return _length_m_words(m["whole"], m["frac"])
+
+
+def _length_range(m: re.Match[str]) -> str:
+    low = _length_m_words(m["w1"], m["f1"])
+    high = _length_m_words(m["w2"], m["f2"])
+    return f"{low} tot {high}"
+
+
+def _length_m_words(whole: str, frac: str) -> str:
+    centimetres = int(frac.ljust(2, "0"))
+    words = number_words(int(whole))
+    return f"{words} meter {number_words(centimetres)}" if centimetres else f"{words} meter"
 
 
 def _decimal_words(whole: str, frac: str) -> str:
@@ -161,19 +186,34 @@ _UNITS_RE = r"km/u|km/h|km|cm|mm|m|kg|%|jr\.?|jaar|u\.?|min\.?|sec\.?"
 _STRUCTURED: list[Rule] = [
     (re.compile(r"\b(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})\b"), _date),
     (re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"), _date),
+    # "tussen 20.00 en 21.00 uur": the first time has no "uur" of its own.
+    (re.compile(r"\b(?P<h>[01]?\d|2[0-3])[.:](?P<min>[0-5]\d)(?=\s(?:en|tot|-)\s"
+                r"(?:[01]?\d|2[0-3])[.:][0-5]\d\s?(?:uur|u)\b)"), _time),
     (re.compile(r"\b(?P<h>[01]?\d|2[0-3])[.:](?P<min>[0-5]\d)\s?(?:uur\b|u\b\.?)"), _time),
+    (re.compile(r"\b(?P<h>[01]?\d|2[0-3])u(?P<min>[0-5]\d)\b"), _time),
     (re.compile(r"\b(?P<h>[01]?\d|2[0-3]):(?P<min>[0-5]\d)\b"), _time),
     (re.compile(r"\b(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{1,3}|\d{1,3})\b"),
      _plate),
     (re.compile(r"\b(?P<digits>[1-9]\d{3}) ?(?P<letters>[A-Z]{2})\b"), _postcode),
     (re.compile(r"(?<![\w+])(?:\+\d{2}[ -]?|0)\d(?:[ -]?\d){6,10}(?![\d,])"),
      lambda m: speak_phone_number(m[0])),
+    (re.compile(r"(?P<pre>\b(?:op|sinds|vanaf|per)\s)(?P<d>\d{1,2})-(?P<m>\d{1,2})(?P<mon>)"
+                r"\b(?!-)"), _day_month),
+    (re.compile(r"(?P<pre>)\b(?P<d>\d{1,2})\s(?P<m>)(?P<mon>" + "|".join(_MONTH_ABBREVIATIONS)
+                + r")\b\.?"), _day_month),
+    (re.compile(r"\b(?P<road>[AN])(?P<n>\d{1,3})\b"),
+     lambda m: f"{spell_letters(m['road'])} {number_words(int(m['n']))}"),
+    (re.compile(r"\s*(?:\+/-|±)\s*"), lambda m: " ongeveer "),
     (re.compile(r"\b112\b(?!\s?(?:" + _UNITS_RE + r")\b)"), lambda m: digit_words(m[0])),
-    (re.compile(rf"(?P<pre>\b(?i:tussen)\s+)?\b(?P<a>{_NUM})\s?-\s?(?P<b>{_NUM})\b"), _range),
+    (re.compile(r"\b(?P<w1>\d)[,.](?P<f1>\d{1,2})\s?-\s?(?P<w2>\d)[,.](?P<f2>\d{1,2})\s?m\b\.?"),
+     _length_range),
+    (re.compile(rf"(?P<pre>\b(?i:tussen)\s+)?(?<![,.\d])\b(?P<a>{_NUM})\s?-\s?(?P<b>{_NUM})\b"
+                r"(?![,.]\d)"), _range),
     (re.compile(rf"€\s?(?P<euros>{_NUM})(?:,(?P<cents>\d{{2}}|-{{1,2}}))?"), _money),
     (re.compile(rf"\b(?P<euros>{_NUM})(?:,(?P<cents>\d{{2}}))?\s?(?:euro|EUR)\b"), _money),
     (re.compile(r"\b(?P<whole>\d),(?P<frac>\d{1,2})\s?m\b\.?"), _length_m),
     (re.compile(r"\b(?P<whole>\d)\.(?P<frac>\d{1,2})\s?m\b\.?"), _length_m),
+    (re.compile(r"\b(?P<whole>\d)m(?P<frac>\d{2})\b"), _length_m),
     (re.compile(rf"\b(?P<whole>{_NUM})(?:,(?P<frac>\d+))?\s?(?P<unit>{_UNITS_RE})(?!\w)"),
      _with_unit),
     (re.compile(r"\b(?P<n>\d{1,3})-jarige?\b"), lambda m: number_words(int(m["n"])) + "jarig"
@@ -183,6 +223,7 @@ _STRUCTURED: list[Rule] = [
 _NUMBERS: list[Rule] = [
     (re.compile(r"\b(?P<n>\d{1,4})(?:e|ste|de)\b"), _ordinal),
     (re.compile(rf"\b(?P<whole>{_NUM}),(?P<frac>\d+)\b"), _decimal),
+    (re.compile(r"\b(?P<whole>\d+)\.(?P<frac>\d{1,2})\b"), _decimal),
     (re.compile(rf"\b(?:{_NUM})\b"), _integer),
 ]
 
