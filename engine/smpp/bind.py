@@ -383,8 +383,11 @@ class BindWorker(threading.Thread):
         job.todo.insert(0, index)
         if job not in self._active:
             self._active.appendleft(job)
-        self._backoff_until = max(self._backoff_until, now + self._pause)
-        self._pause = min(self._pause * 2, _MAX_THROTTLE_PAUSE_S)
+        if now >= self._backoff_until:
+            # The rest of a window sent before the pause answers "throttled" too; only a
+            # refusal after sending resumed makes the next pause longer.
+            self._backoff_until = now + self._pause
+            self._pause = min(self._pause * 2, _MAX_THROTTLE_PAUSE_S)
 
     def _on_deliver(self, pdu: codec.Pdu) -> None:
         generation, sequence = self._generation, pdu.sequence
