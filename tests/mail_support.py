@@ -49,7 +49,7 @@ class CollectingHandler:
     drop_after_data: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -57,11 +57,12 @@ class CollectingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                      bytes(envelope.content)))
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+        )
         if self.drop_after_data & set(envelope.rcpt_tos):
-            session.transport.close()
+            server.transport.close()
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:
@@ -70,8 +71,10 @@ class CollectingHandler:
 
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        USER.encode(), PASSWORD.encode())
-    return AuthResult(success=ok)
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
 
 
 @dataclass
@@ -167,9 +170,15 @@ def add_action(factory: sessionmaker[Session], action_id: str = ACTION_ID) -> st
     with transaction(factory) as session:
         session.add(
             Action(
-                id=action_id, kind="suspect", state="closed", region="oost-nederland",
-                signalement="Man, ongeveer 30 jaar, rode jas.", callback_number="08000011",
-                lat=52.0, lon=6.0, area={"type": "circle", "radius_m": 2000},
+                id=action_id,
+                kind="suspect",
+                state="closed",
+                region="oost-nederland",
+                signalement="Man, ongeveer 30 jaar, rode jas.",
+                callback_number="08000011",
+                lat=52.0,
+                lon=6.0,
+                area={"type": "circle", "radius_m": 2000},
                 created_by="test",
             )
         )
@@ -188,12 +197,19 @@ def add_email(
 ) -> int:
     """A participant with ``address`` and a queued e-mail for them; returns the e-mail ID."""
     with transaction(factory) as session:
-        person = Participant(name="Jan de Vries", email=address, status=status,
-                             email_followups=True)
+        person = Participant(
+            name="Jan de Vries", email=address, status=status, email_followups=True
+        )
         session.add(person)
         session.flush()
-        row = EmailMessage(action_id=action_id, participant_id=person.id, address=address,
-                           purpose=purpose, subject=subject, body_text=body)
+        row = EmailMessage(
+            action_id=action_id,
+            participant_id=person.id,
+            address=address,
+            purpose=purpose,
+            subject=subject,
+            body_text=body,
+        )
         session.add(row)
         session.flush()
         return row.id

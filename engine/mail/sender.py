@@ -196,9 +196,12 @@ class SmtpSender:
             raise TransportError(f"cannot connect to SMTP server {where}: {exc}") from exc
         try:
             self._secure_and_login(smtp)
-        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
             smtp.close()
             raise TransportError(f"SMTP server {where}: {_setup_error(exc)}") from exc
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def _secure_and_login(self, smtp: smtplib.SMTP) -> None:

@@ -99,8 +99,12 @@ def test_display_name_with_newline_is_flattened() -> None:
     addr = parse_address("jan@example.nl", "Jan\r\nBcc: x@y.nl")
     assert addr.display_name == "Jan Bcc: x@y.nl"
     msg = _roundtrip(
-        compose(Envelope(_envelope().sender, addr, "<x@y>"), subject="s", body_text="b",
-                unsubscribe=BASE)
+        compose(
+            Envelope(_envelope().sender, addr, "<x@y>"),
+            subject="s",
+            body_text="b",
+            unsubscribe=BASE,
+        )
     )
     assert msg["Bcc"] is None
 
@@ -119,7 +123,7 @@ def test_display_name_with_newline_is_flattened() -> None:
         "jan@localhost",
         "jan@-bad-.nl",
         "jan@exa mple.nl",
-        "\"jan\"@example.nl",
+        '"jan"@example.nl',
         "jan@example.nl>",
         "jän@example.nl",
         "x" * 250 + "@example.nl",

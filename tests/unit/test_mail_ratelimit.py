@@ -79,9 +79,7 @@ class FakeRedis:
 def test_redis_window_is_shared_by_every_limiter_on_the_key() -> None:
     clock = FakeClock(start=5000.0)
     redis = FakeRedis()
-    workers = [
-        RedisWindowLimiter(redis, 10, clock=clock, sleep=clock.sleep) for _ in range(3)
-    ]
+    workers = [RedisWindowLimiter(redis, 10, clock=clock, sleep=clock.sleep) for _ in range(3)]
     for i in range(35):
         workers[i % 3].acquire()
     # 10 per one-second window whichever process asks: 35 sends need windows 0..3.

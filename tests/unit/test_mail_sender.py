@@ -49,7 +49,7 @@ def test_bare_newlines_become_crlf() -> None:
 
 
 def test_sending_needs_an_unsubscribe_secret() -> None:
-    with pytest.raises(MailConfigError, match="mail.unsubscribe_secret"):
+    with pytest.raises(MailConfigError, match=r"mail\.unsubscribe_secret"):
         token_provider(MailSettings())
     assert token_provider(MailSettings(unsubscribe_secret="x"))(5).startswith("5.")
 
