@@ -7,12 +7,16 @@ then waits with ``GET DATA <menu> <timeout> 1`` (``200 result=2`` / ``200 result
 The dialplan queues the call when this sets ``MENU_CHOICE=2`` (transcript 15a).
 
 The attempt id (ChannelId = CallAttempt.id) comes as ``agi_arg_1``; without it,
-``agi_uniqueid``, which Asterisk sets to the Originate ChannelId (transcript 15).
+``agi_uniqueid``, which Asterisk sets to the Originate ChannelId (transcript 15).  The message
+is the channel's ``MSG_FILE`` (set by the dialer per attempt) or the action's rendered alert.
+For the dialer, the AGI raises ``UserEvent BnetMessage`` (Status: started) and ``UserEvent
+BnetMenu`` (Choice: ...) on the channel, whose Uniqueid is the attempt id.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import dossier
 from engine.actions.models import Action
-from engine.ivr.channel import AgiChannel
+from engine.ivr.agi_protocol import AgiProtocolError
+from engine.ivr.channel import AgiChannel, AgiTimeout
 from engine.ivr.inbound_calls import DossierAppend
 from engine.ivr.menu_store import (
     MenuCall,
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 SoundForAction = Callable[[Action], str]
 ESCAPE_DIGITS = "129"
 CHOICES = {"1": "repeat", "2": "meldkamer", "9": "unsubscribe"}
+#: A sound name or absolute path without extension; nothing that could climb out of it.
+_SAFE_SOUND = re.compile(r"/?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 
 
 @dataclass(frozen=True)
@@ -65,102 +72,127 @@ def make_menu_route(
 
     async def handle(channel: AgiChannel) -> None:
         attempt_id = (channel.env.args or [channel.env.uniqueid])[0]
-        call = await db.run(lambda s: load_menu_call(s, attempt_id, sound_for_action))
+        msg_file = await _channel_message(channel)
+        call = await db.run(lambda s: load_menu_call(s, attempt_id, sound_for_action, msg_file))
         if call is None:
             log.warning("menu: no call attempt %r; ending politely", attempt_id[:40])
             await channel.command("SET VARIABLE", "MENU_CHOICE", "none")
             return
-        choice = await _run_menu(channel, call, cfg, db, append, notify)
+        menu = _MenuCall(channel, call, cfg, db, append, notify)
+        choice = await menu.run()
         await channel.command("SET VARIABLE", "MENU_CHOICE", choice)
+        await menu.user_event("BnetMenu", f"Choice: {choice}")
 
     # No fallback: an outbound call that fails here simply ends (the dialplan hangs up unless
     # MENU_CHOICE is 2); the dialer sees the Hangup and the dossier has what was heard.
     return Route(handler=handle, fallback=None, deadline=cfg.deadline_s)
 
 
-async def _run_menu(
-    channel: AgiChannel,
-    call: MenuCall,
-    cfg: MenuConfig,
-    db: StoreRunner,
-    append: DossierAppend,
-    notify: Notify | None,
-) -> str:
-    """Returns the MENU_CHOICE for the dialplan: "2", "9" or "timeout"."""
-    repeats = 0
-    heard = False
-    while True:
-        digit, complete = await _play_message(channel, call.message, cfg)
-        if (complete or digit) and not heard:
-            heard = True
-            await db.run(partial(record_heard, call=call, interrupted=not complete, append=append))
-            await notify_progress(notify, call.action_id, {"kind": "reached", "channel": "voice"})
-        if digit is None:
-            digit = await _ask_menu(channel, cfg)
-        while digit is not None and digit not in CHOICES and repeats < cfg.max_repeats:
-            repeats += 1  # an unknown key: ask again rather than hang up on a fumble
-            digit = await _ask_menu(channel, cfg)
-        if digit == "1" and repeats < cfg.max_repeats:
-            repeats += 1
-            await _record(db, call, digit, "repeat", append)
-            continue
-        return await _finish(channel, call, digit, cfg, db, append)
+async def _channel_message(channel: AgiChannel) -> str | None:
+    reply = await channel.command("GET VARIABLE", "MSG_FILE")
+    value = reply.data if reply.ok else None
+    if value and _SAFE_SOUND.fullmatch(value) and ".." not in value:
+        return value
+    return None
 
 
-async def _finish(
-    channel: AgiChannel,
-    call: MenuCall,
-    digit: str | None,
-    cfg: MenuConfig,
-    db: StoreRunner,
-    append: DossierAppend,
-) -> str:
-    if digit == "2":
-        await _record(db, call, digit, "meldkamer", append)
-        return "2"
-    if digit == "9":
-        await _record(db, call, digit, "unsubscribe", append)
-        await db.run(lambda s: unsubscribe_participant(s, call, append=append))
-        await channel.command("STREAM FILE", cfg.sounds.unsubscribed, "", timeout=60.0)
-        return "9"
-    await _record(db, call, digit, "timeout" if digit is None else "too_many_tries", append)
-    if cfg.sounds.goodbye:
-        await channel.command("STREAM FILE", cfg.sounds.goodbye, "", timeout=60.0)
-    return "timeout"
+class _MenuCall:
+    """One participant in the menu: what they heard and pressed."""
 
+    def __init__(
+        self,
+        channel: AgiChannel,
+        call: MenuCall,
+        cfg: MenuConfig,
+        db: StoreRunner,
+        append: DossierAppend,
+        notify: Notify | None,
+    ) -> None:
+        self.channel, self.call, self.cfg = channel, call, cfg
+        self.db, self.append, self.notify = db, append, notify
+        self.repeats = 0
+        self.heard = False
 
-async def _play_message(
-    channel: AgiChannel, message: str, cfg: MenuConfig
-) -> tuple[str | None, bool]:
-    """(escape digit pressed or None, played to the end)."""
-    reply = await channel.command(
-        "STREAM FILE", message, ESCAPE_DIGITS, timeout=cfg.message_timeout_s
-    )
-    if reply.failed:
-        # Missing file or hangup; CHANNEL STATUS raises AgiHangup (511) if the caller is gone.
-        log.warning("menu: message %r did not play", message[-40:])
-        await channel.command("CHANNEL STATUS")
-        return None, False
-    digit = reply.digit()
-    return (digit, False) if digit else (None, reply.result == "0")
+    async def run(self) -> str:
+        """Returns the MENU_CHOICE for the dialplan: "2", "9" or "timeout"."""
+        await self.user_event("BnetMessage", "Status: started")
+        while True:
+            digit = await self.play_message()
+            if digit is None:
+                digit = await self.ask_menu()
+            while (
+                digit is not None and digit not in CHOICES and self.repeats < self.cfg.max_repeats
+            ):
+                self.repeats += 1  # an unknown key: ask again rather than hang up on a fumble
+                digit = await self.ask_menu()
+            if digit == "1" and self.repeats < self.cfg.max_repeats:
+                self.repeats += 1
+                await self.record(digit, "repeat")
+                continue
+            return await self.finish(digit)
 
+    async def finish(self, digit: str | None) -> str:
+        if digit == "2":
+            await self.record(digit, "meldkamer")
+            return "2"
+        if digit == "9":
+            await self.record(digit, "unsubscribe")
+            await self.db.run(lambda s: unsubscribe_participant(s, self.call, append=self.append))
+            await self.play(self.cfg.sounds.unsubscribed)
+            return "9"
+        await self.record(digit, "timeout" if digit is None else "too_many_tries")
+        if self.cfg.sounds.goodbye:
+            await self.play(self.cfg.sounds.goodbye)
+        return "timeout"
 
-async def _ask_menu(channel: AgiChannel, cfg: MenuConfig) -> str | None:
-    reply = await channel.command(
-        "GET DATA", cfg.sounds.menu, cfg.menu_timeout_ms, 1, timeout=cfg.message_timeout_s
-    )
-    if reply.failed:
-        await channel.command("CHANNEL STATUS")
-        return None
-    result = reply.result or ""
-    return result[:1] if result[:1] in CHOICES or result[:1].isdigit() else None
+    async def play_message(self) -> str | None:
+        """The escape digit pressed during the message, or None (played out or failed)."""
+        reply = await self.channel.command(
+            "STREAM FILE", self.call.message, ESCAPE_DIGITS, timeout=self.cfg.message_timeout_s
+        )
+        if reply.failed:
+            # Missing file or hangup; CHANNEL STATUS raises AgiHangup (511) if the caller left.
+            log.warning("menu: message %r did not play", self.call.message[-40:])
+            await self.channel.command("CHANNEL STATUS")
+            return None
+        digit = reply.digit()
+        if digit or reply.result == "0":
+            await self.mark_heard(interrupted=digit is not None)
+        return digit
 
+    async def ask_menu(self) -> str | None:
+        reply = await self.channel.command(
+            "GET DATA",
+            self.cfg.sounds.menu,
+            self.cfg.menu_timeout_ms,
+            1,
+            timeout=self.cfg.message_timeout_s,
+        )
+        if reply.failed:
+            await self.channel.command("CHANNEL STATUS")
+            return None
+        first = (reply.result or "")[:1]
+        return first if first and first in "0123456789*#" else None
 
-async def _record(
-    db: StoreRunner,
-    call: MenuCall,
-    digit: str | None,
-    choice: str,
-    append: DossierAppend,
-) -> None:
-    await db.run(lambda s: record_choice(s, call, digit, choice, append=append))
+    async def mark_heard(self, *, interrupted: bool) -> None:
+        if self.heard:
+            return
+        self.heard = True
+        await self.db.run(
+            partial(record_heard, call=self.call, interrupted=interrupted, append=self.append)
+        )
+        payload = {"kind": "reached", "channel": "voice"}
+        await notify_progress(self.notify, self.call.action_id, payload)
+
+    async def record(self, digit: str | None, choice: str) -> None:
+        await self.db.run(lambda s: record_choice(s, self.call, digit, choice, append=self.append))
+
+    async def play(self, sound: str) -> None:
+        await self.channel.command("STREAM FILE", sound, "", timeout=60.0)
+
+    async def user_event(self, name: str, header: str) -> None:
+        """Tell the dialer (AMI) what happened; informational, so a failure is only logged."""
+        try:
+            await self.channel.command("EXEC", "UserEvent", f"{name},{header}", timeout=5.0)
+        except (AgiTimeout, AgiProtocolError) as exc:
+            log.warning("menu: UserEvent %s failed: %s", name, exc)

@@ -37,8 +37,13 @@ class MenuCall:
 
 
 def load_menu_call(
-    session: Session, attempt_id: str, sound_for_action: Callable[[Action], str]
+    session: Session,
+    attempt_id: str,
+    sound_for_action: Callable[[Action], str],
+    channel_message: str | None = None,
 ) -> MenuCall | None:
+    """The call behind an attempt id; the message is the channel's own (``MSG_FILE``, set by
+    the dialer per attempt: alert, update or outcome) or else the action's rendered alert."""
     attempt = session.get(CallAttempt, attempt_id) if attempt_id else None
     if attempt is None:
         return None
@@ -52,7 +57,7 @@ def load_menu_call(
         target_id=target.id,
         participant_id=target.participant_id,
         e164=attempt.e164,
-        message=sound_for_action(action),
+        message=channel_message or sound_for_action(action),
     )
 
 

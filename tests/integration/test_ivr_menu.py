@@ -152,7 +152,8 @@ async def test_no_key_hears_goodbye_and_counts_as_reached(
         session_factory, attempt_id, replies={"STREAM FILE": [PLAYED], "GET DATA": [TIMEOUT]}
     )
     assert set_variables(peer.commands)["MENU_CHOICE"] == "timeout"
-    assert peer.commands[-2] == 'STREAM FILE bnet/dag ""'
+    goodbye = peer.commands.index('STREAM FILE bnet/dag ""')
+    assert peer.commands[goodbye + 1] == "SET VARIABLE MENU_CHOICE timeout"
     with session_factory() as s:
         assert s.scalars(select(ActionTarget.reached_by)).first() == "voice"
 
@@ -183,7 +184,7 @@ async def test_attempt_found_by_uniqueid_without_agi_arg(
 
 async def test_unknown_attempt_ends_politely(session_factory: sessionmaker[Session]) -> None:
     peer = await _call(session_factory, "no-such-attempt")
-    assert peer.commands == ["SET VARIABLE MENU_CHOICE none"]
+    assert peer.commands == ["GET VARIABLE MSG_FILE", "SET VARIABLE MENU_CHOICE none"]
 
 
 async def test_missing_message_file_still_offers_the_menu(
@@ -203,3 +204,37 @@ async def test_missing_message_file_still_offers_the_menu(
     assert set_variables(peer.commands)["MENU_CHOICE"] == "2"
     with session_factory() as s:
         assert all(t.reached_at is None for t in s.scalars(select(ActionTarget)))
+
+
+async def test_message_of_the_channel_is_played_and_dialer_is_told(
+    session_factory: sessionmaker[Session],
+) -> None:
+    attempt_id, _ = _seed(session_factory)
+    # the dialer's Originate set MSG_FILE for this attempt (e.g. an update message)
+    peer = await _call(
+        session_factory,
+        attempt_id,
+        replies={
+            "GET VARIABLE MSG_FILE": [["200 result=1 (/var/lib/bnet/sounds/update-1a2b)"]],
+            "STREAM FILE": [["200 result=50 endpos=800"]],
+        },
+    )
+    assert _plays(peer) == ["STREAM FILE /var/lib/bnet/sounds/update-1a2b 129"]
+    assert 'EXEC UserEvent "BnetMessage,Status: started"' in peer.commands
+    assert peer.commands[-1] == 'EXEC UserEvent "BnetMenu,Choice: 2"'
+
+
+@pytest.mark.parametrize("value", ["../../etc/passwd", "a b", "x;Hangup()", ""])
+async def test_unsafe_channel_message_is_ignored(
+    session_factory: sessionmaker[Session], value: str
+) -> None:
+    attempt_id, _ = _seed(session_factory)
+    peer = await _call(
+        session_factory,
+        attempt_id,
+        replies={
+            "GET VARIABLE MSG_FILE": [[f"200 result=1 ({value})"]],
+            "STREAM FILE": [["200 result=50 endpos=800"]],
+        },
+    )
+    assert _plays(peer) == [f"STREAM FILE /var/lib/bnet/audio/{'ab' * 32} 129"]
