@@ -225,6 +225,8 @@ _NUMBERS: list[Rule] = [
     (re.compile(rf"\b(?P<whole>{_NUM}),(?P<frac>\d+)\b"), _decimal),
     (re.compile(r"\b(?P<whole>\d+)\.(?P<frac>\d{1,2})\b"), _decimal),
     (re.compile(rf"\b(?:{_NUM})\b"), _integer),
+    # Digits glued to letters ("3x", "B12c"): never hand a digit to the voice.
+    (re.compile(r"\d+"), lambda m: f" {_integer(m)} "),
 ]
 
 _SYMBOLS: list[tuple[re.Pattern[str], str]] = [

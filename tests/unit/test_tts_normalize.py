@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.tts.normalize import normalize_dutch
 from engine.tts.words_nl import number_words, ordinal_words, speak_phone_number, year_words
@@ -136,3 +138,16 @@ def test_normalized_text_has_no_digits_left() -> None:
     assert not any(c.isdigit() for c in spoken), spoken
     assert "veertien uur vijf" in spoken
     assert "dee èr tee, één twee, kaa" in spoken
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 .,:-/€%+±ABCXmkujr")), max_size=40))
+def test_no_digit_ever_reaches_the_voice(text: str) -> None:
+    assert not any(c.isdigit() for c in normalize_dutch(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255,
+                                      blacklist_categories=("Cc",)), max_size=80))  # fmt: skip
+def test_any_latin1_text_normalizes_without_error(text: str) -> None:
+    assert isinstance(normalize_dutch(text), str)
