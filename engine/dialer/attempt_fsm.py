@@ -117,7 +117,7 @@ class AttemptMachine:
             return ()  # a stale expiry of a timer already stopped
         self._learn(kind, value)
         if self.state == "limbo" and kind == "alive":
-            return self._resume(now)
+            return self._resume(value, now)
         step = TRANSITIONS.get((self.state, kind))
         if step is None:
             return ()
@@ -132,12 +132,24 @@ class AttemptMachine:
             self.outcome = classify(self.facts)
         return step.effects
 
-    def _resume(self, now: float) -> tuple[str, ...]:
-        # The call is still up after a reconnect: carry on where we were, events will follow.
-        self.state = "answered" if self.facts.answered else "ringing"
-        if not self.facts.answered:
+    def _resume(self, channel_state: str, now: float) -> tuple[str, ...]:
+        """The call is still up after a reconnect: carry on, its next events will follow.
+
+        ``channel_state`` is CoreShowChannel's ChannelStateDesc: "Up" means it was answered
+        while we were away (the OriginateResponse went to the dropped connection)."""
+        effects: tuple[str, ...] = ()
+        if channel_state.lower() == "up" and not self.facts.answered:
+            self.facts.answered = True
+            effects = ("mark_answered",)
+        self.timers.pop("originate_ack", None)
+        if self.facts.answered:
+            self.state = "answered"
+            self.timers.pop("originate_response", None)
+            self.timers["max_call"] = now + self._duration("max_call")
+        else:
+            self.state = "ringing"
             self.timers["originate_response"] = now + self._duration("originate_response")
-        return ()
+        return effects
 
     def _refine(self, kind: str, value: str) -> str:
         if kind == "amd" and value == "MACHINE" and self.facts.amd_mode == "retry":

@@ -57,17 +57,20 @@ class Reconciler:
         except (AmiConnectionLost, AmiTimeout, AmiActionError) as exc:
             log.warning("dialer: reconcile with %s postponed: %s", server, exc)
             return  # the next connect tries again; limbo calls wait
-        live = {m.get("Uniqueid") or "" for m in channels}
-        live |= {m.get("Linkedid") or "" for m in channels}
+        live: dict[str, str] = {}
+        for m in channels:
+            for key in ("Linkedid", "Uniqueid"):  # the Uniqueid (our ChannelId) wins
+                live[m.get(key) or ""] = m.get("ChannelStateDesc") or ""
         for call in self.svc.calls.of_server(server):
             if call.machine.state == "limbo":
-                self.svc.apply(call, "alive" if call.attempt_id in live else "gone")
+                state = live.get(call.attempt_id)
+                self.svc.apply(call, "gone" if state is None else "alive", state or "")
         if server not in self._orphans_done:
             await self._adopt_orphans(server, live)
         self.svc.servers_up.add(server)
         self.svc.kick()
 
-    async def _adopt_orphans(self, server: str, live: set[str]) -> None:
+    async def _adopt_orphans(self, server: str, live: dict[str, str]) -> None:
         """Attempts in flight in the store on this server with no live owner (crash, restart)."""
         self._orphans_done.add(server)
         svc = self.svc
@@ -89,7 +92,7 @@ class Reconciler:
             machine.facts.answered = row.state == "answered"
             call = Call(cand, lease, machine, started=svc.clock(), answered_at=row.answered_at)
             svc.calls.add(call)
-            svc.apply(call, "alive")
+            svc.apply(call, "alive", live[row.id])
         if mine:
             await asyncio.to_thread(self._close_and_claim, gone, [r.id for r in mine])
             log.warning("dialer: %d orphaned attempts, %d closed as unknown", len(mine), len(gone))

@@ -387,15 +387,18 @@ class DialerService:
     async def _pubsub_loop(self) -> None:
         pubsub = self.aredis.pubsub()
         await pubsub.subscribe(WAKE_CHANNEL, CANCEL_CHANNEL)
-        async for message in pubsub.listen():
-            if message.get("type") != "message":
-                continue
-            channel = _text(message["channel"])
-            data = _text(message["data"])
-            if channel == WAKE_CHANNEL:
-                self.feeder.wake(data.strip() or None)
-            elif channel == CANCEL_CHANNEL:
-                self._on_cancel_message(data)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                channel = _text(message["channel"])
+                data = _text(message["data"])
+                if channel == WAKE_CHANNEL:
+                    self.feeder.wake(data.strip() or None)
+                elif channel == CANCEL_CHANNEL:
+                    self._on_cancel_message(data)
+        finally:
+            await pubsub.aclose()
 
     def _on_cancel_message(self, data: str) -> None:
         try:
