@@ -62,6 +62,10 @@ def decode(frame: bytes, seq: Sequencer) -> Pdu:
         raise PduDecodeError(f"undecodable PDU: {type(exc).__name__}", header) from exc
     if raw is None or header is None:
         raise PduDecodeError("unknown command_id", header)
+    message = pdu_field(raw, "short_message")
+    if message is not None and len(message) != (pdu_field(raw, "sm_length") or 0):
+        # smpplib silently truncates; a cut message must not reach the dossier as a tip.
+        raise PduDecodeError("sm_length runs past the end of the PDU", header)
     return _view(raw, header)
 
 
