@@ -18,6 +18,7 @@ from engine.store.db import make_engine, make_sessionmaker
 from tests.ivr_support import (
     PeerScript,
     add_action,
+    add_attempt,
     add_participant,
     add_target,
     inbound_env,
@@ -161,3 +162,23 @@ async def test_queue_events_of_transcript_09_mark_the_call_abandoned(
         assert call.outcome == "abandoned" and call.answered_at is None
     abandoned = _entries(session_factory, action_id)[-1]
     assert abandoned.kind == "inbound_call_abandoned" and abandoned.data["hold_time_s"] == 6
+
+
+async def test_menu_caller_pressing_2_is_followed_into_the_queue(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Transcript 15a: the queue events carry Uniqueid = ChannelId = CallAttempt.id."""
+    events = recorded_ami_events("15")
+    channel_id = next(e["Uniqueid"] for e in events if e.get("Event") == "QueueCallerJoin")
+    with session_factory() as s, s.begin():
+        person = add_participant(s, CALLER)
+        action = add_action(s)
+        target = add_target(s, action, CALLER, person)
+        attempt = add_attempt(s, target)
+        attempt.id = channel_id
+        action_id = action.id
+    with session_factory() as s, s.begin():
+        for event in events:
+            record_queue_event(s, event)
+    kinds = [(e.kind, e.data.get("hold_time_s")) for e in _entries(session_factory, action_id)]
+    assert kinds == [("menu_queue_joined", None), ("menu_queue_answered", 2)]
