@@ -18,6 +18,7 @@ from engine.tts import audio
 from engine.tts.backends import SpeechBackend, get_backend
 from engine.tts.cache import get_or_create
 from engine.tts.delivery import install_for_asterisk
+from engine.tts.errors import TtsInputError
 from engine.tts.normalize import normalize_dutch
 from engine.tts.pipeline import synthesize_pcm
 from engine.tts.settings import TtsSettings
@@ -93,6 +94,8 @@ def render_parts(
     Each part is rendered (and cached) on its own, so the fixed intro and menu are synthesised
     once for all actions; only the joined file is new per message.
     """
+    if not texts:
+        raise TtsInputError("nothing to render: no parts given", code="tts_empty_text")
     parts = [_render_one(text, settings, backend) for text in texts]
     sha = _key({"v": PIPELINE_VERSION, "concat": [p.sha256 for p in parts],
                 "pause_ms": settings.part_pause_ms})  # fmt: skip
