@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.actions import dossier
@@ -95,7 +95,10 @@ def mark_stale_uncertain(session: Session, older_than: timedelta) -> list[int]:
     become ``uncertain`` (an operator decides with ``bnet mail requeue``)."""
     cutoff = utcnow() - older_than
     rows = session.scalars(
-        select(EmailMessage).where(EmailMessage.state == "sending", EmailMessage.sent_at < cutoff)
+        select(EmailMessage).where(
+            EmailMessage.state == "sending",
+            or_(EmailMessage.sent_at < cutoff, EmailMessage.sent_at.is_(None)),
+        )
     ).all()
     for row in rows:
         mark_unsent(session, row, "uncertain", "worker stopped during sending")
