@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +21,8 @@ from engine.api.auth import create_token, set_region
 from engine.config import Settings
 from engine.participants.models import Address, Participant, Phone
 from engine.store.base import utcnow
+from engine.store.db import make_engine, make_sessionmaker
+from engine.store.migrate import upgrade
 
 with warnings.catch_warnings():
     # starlette's TestClient touches a deprecated anyio alias at import (starlette 0.52).
@@ -143,3 +147,49 @@ def problem(resp: Any) -> dict[str, Any]:
     assert resp.headers["content-type"].startswith("application/problem+json"), resp.text
     body: dict[str, Any] = json.loads(resp.text)
     return body
+
+
+# --- fixtures (import them into a test module to use them) -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def api_template(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """A migrated store with the PC4 table, built once and copied per test (fast)."""
+    from engine.geo.importer import import_pc4_file
+
+    path = tmp_path_factory.mktemp("api-template") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s, s.begin():
+        import_pc4_file(s, shared_dir / "data" / "geo" / "nl_pc4.csv")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def api_url(tmp_path: Path, api_template: Path) -> str:
+    target = tmp_path / "bnet.db"
+    shutil.copyfile(api_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def api_factory(api_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(api_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path, api_url: str) -> Settings:
+    return settings_for(tmp_path, api_url)
+
+
+@pytest.fixture
+def deventer(api_factory: sessionmaker[Session]) -> list[str]:
+    """Regions ijsselland (Deventer) and gelderland-noord (Voorst), participants in both."""
+    regions(api_factory)
+    return seed_deventer(api_factory)

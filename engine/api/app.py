@@ -87,7 +87,9 @@ def _mount_optional(app: FastAPI, name: str) -> None:
         return
     router = getattr(module, "router", None)
     if isinstance(router, APIRouter):
-        app.include_router(router)
+        # Media for Asterisk is not part of the hook's contract (and GET+HEAD on one route
+        # gives duplicate operation ids).
+        app.include_router(router, include_in_schema=False)
 
 
 def _health_router() -> APIRouter:
