@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.actions.models import Action, ActionTarget, CallAttempt, SmsMessage
 from engine.ivr.caller_id import mask_number
 from engine.ivr.inbound_calls import ACTOR, DossierAppend
+from engine.participants import service as participants_service
 from engine.participants.models import Participant, Phone
 from engine.store.base import utcnow
 
@@ -112,7 +113,7 @@ def unsubscribe_participant(session: Session, call: MenuCall, *, append: Dossier
         )
         return False
     now = utcnow()
-    participant.status, participant.unsubscribed_at = "unsubscribed", now
+    participants_service.unsubscribe(session, participant.id)
     numbers = list(
         session.scalars(select(Phone.e164).where(Phone.participant_id == participant.id))
     )
@@ -135,8 +136,9 @@ def unsubscribe_participant(session: Session, call: MenuCall, *, append: Dossier
         session,
         call.action_id,
         actor=ACTOR,
-        kind="participant_unsubscribed",
+        kind="unsubscribed",  # same kind as an SMS STOP (engine.smpp.mo), channel tells apart
         data={
+            "channel": "voice",
             "attempt_id": call.attempt_id,
             "participant_id": participant.id,
             "via": "voice_menu",

@@ -141,7 +141,7 @@ async def test_nine_unsubscribes_and_cancels_queued_calls(
         assert person.status == "unsubscribed" and person.unsubscribed_at
         states = sorted(a.state for a in s.scalars(select(CallAttempt)))
         assert states == ["answered", "cancelled"]
-    assert ("participant_unsubscribed", "") in _kinds(session_factory, action_id)
+    assert ("unsubscribed", "") in _kinds(session_factory, action_id)
 
 
 async def test_no_key_hears_goodbye_and_counts_as_reached(
