@@ -21,6 +21,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 #: Feature modules that contribute subcommands (each has ``register(subparsers)``).
 FEATURES: tuple[str, ...] = (
     "engine.store.cli",
+    "engine.dialer.cli",
     "engine.geo.cli",
     "engine.participants.cli",
     "engine.tts.cli",

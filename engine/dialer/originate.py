@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.dialer.call_events import LOCAL_SUFFIX
 from engine.dialer.trunks import Lease
@@ -56,9 +55,8 @@ def build_originate(
     caller_id: str,
     timeout_s: int,
     amd_mode: str = "off",
-    audio_hash: str | None = None,
-    sounds_dir: Path | None = None,
-    media_base_url: str | None = None,
+    msg_file: str | None = None,
+    msg_url: str | None = None,
 ) -> OriginateRequest:
     for name, value in (("attempt", attempt_id), ("action", action_id), ("purpose", purpose)):
         if not _TOKEN.match(value):
@@ -70,15 +68,12 @@ def build_originate(
         "BNET_AMD": amd_mode,
         "BNET_TRUNK": lease.trunk,
     }
-    if audio_hash:
-        # The message is needed only at answer: the IVR waits for it if rendering is late.
-        if not re.fullmatch(r"[0-9a-f]{64}", audio_hash):
-            raise BadOriginate("audio hash is not a sha256 hex digest")
-        if sounds_dir is not None:
-            variables["MSG_FILE"] = str(sounds_dir / audio_hash)
-        if media_base_url:
-            # Long URL on purpose: very short ones fail to play (asterisk#444, fact 15).
-            variables["MSG_URL"] = f"{media_base_url.rstrip('/')}/{audio_hash}.wav"
+    # The message is needed only at answer (the IVR waits for it if rendering is late), so
+    # a call never waits for speech: without audio yet, these variables are simply absent.
+    if msg_file:
+        variables["MSG_FILE"] = msg_file
+    if msg_url:
+        variables["MSG_URL"] = msg_url
     for key, value in variables.items():
         if not _SAFE_VALUE.match(value):
             raise BadOriginate(f"variable {key} has characters that are not allowed")

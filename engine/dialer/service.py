@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,7 @@ CANCEL_CHANNEL = "bnet:dialer:cancel"
 #: Events the dialer needs (fact 16: cuts AMI volume ~8x). Newchannel names the channel, so
 #: a ringing call can be hung up on cancel.
 EVENT_FILTER = (
-    "^(OriginateResponse|Hangup|DialEnd|Newchannel|Newstate|DTMFEnd|UserEvent|Shutdown|"
+    "^(OriginateResponse|Hangup|DialEnd|Newchannel|DTMFEnd|UserEvent|Shutdown|"
     "QueueCaller.*|Agent.*)$"
 )
 _QUEUE_EVENTS = ("queuecaller", "agent")
@@ -81,12 +82,12 @@ class DialerService:
         redis: Any,
         *,
         clients: dict[str, AmiClient] | None = None,
-        sounds_dir: Any = None,
+        msg_file_for: Callable[[str], str] | None = None,
         aredis: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings, self.factory, self.redis, self.aredis = settings, factory, redis, aredis
-        self.clock, self.sounds_dir = clock, sounds_dir
+        self.clock, self.msg_file_for = clock, msg_file_for
         self.node = settings.node_id
         self.pool = TrunkPool(
             settings.trunks,
@@ -222,9 +223,7 @@ class DialerService:
                 caller_id=self.settings.caller_id,
                 timeout_s=self.settings.originate_timeout_s,
                 amd_mode=call.machine.facts.amd_mode,
-                audio_hash=meta.audio_hash if meta else None,
-                sounds_dir=self.sounds_dir,
-                media_base_url=self.settings.media_base_url,
+                **self._media(meta.audio_hash if meta else None),
             )
         except BadOriginate as exc:
             log.warning("dialer: attempt %s not dialled: %s", call.attempt_id, exc)
@@ -259,6 +258,16 @@ class DialerService:
             self.apply(call, "refused")
         else:
             self.apply(call, "ack")
+
+    def _media(self, audio_hash: str | None) -> dict[str, str | None]:
+        if not audio_hash or not re.fullmatch(r"[0-9a-f]{64}", audio_hash):
+            return {}
+        # Long URL on purpose: very short ones fail to play (asterisk#444, fact 15).
+        base = self.settings.media_base_url.rstrip("/")
+        return {
+            "msg_file": self.msg_file_for(audio_hash) if self.msg_file_for else None,
+            "msg_url": f"{base}/{audio_hash}.wav" if base else None,
+        }
 
     # -- events and effects -------------------------------------------------------------------
     def _event_from(self, server: str) -> Callable[[AmiMessage], None]:
