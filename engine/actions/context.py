@@ -50,8 +50,10 @@ class ActionContext:
         max_r = self.settings.actions.max_radius_m
         if area is not None and area.polygon is not None:
             return polygon(area.polygon, max_r)
-        radius = area.radius_m if area is not None and area.radius_m is not None else None
-        return circle(lat, lon, radius or self.settings.actions.default_radius_m, max_r)
+        radius = area.radius_m if area is not None else None
+        if radius is None:
+            radius = self.settings.actions.default_radius_m
+        return circle(lat, lon, radius, max_r)
 
 
 def load_action(session: Session, principal: Principal, action_id: str,
