@@ -65,13 +65,21 @@ cache_dir = "{root}/sounds"
 port = {ports.smtp}
 [dialer]
 fastagi_port = {ports.agi}
-servers = [{{ name = "local", host = "{ami_host}", port = {ami_port},
-             simulated = {str(opts.real_ami is None).lower()} }}]
-trunks = [{{ name = "trunk1", max_channels = {opts.lines}, max_cps = {opts.cps},
-            prefixes = ["+31"] }}]
-[smpp]
-smscs = [{{ name = "local", host = "{smsc_host}", port = {smsc_port},
-           simulated = {str(opts.real_smsc is None).lower()} }}]
+[[dialer.servers]]
+name = "local"
+host = "{ami_host}"
+port = {ami_port}
+simulated = {str(opts.real_ami is None).lower()}
+[[dialer.trunks]]
+name = "trunk1"
+max_channels = {opts.lines}
+max_cps = {opts.cps}
+prefixes = ["+31"]
+[[smpp.smscs]]
+name = "local"
+host = "{smsc_host}"
+port = {smsc_port}
+simulated = {str(opts.real_smsc is None).lower()}
 """
 
 
@@ -166,6 +174,11 @@ class Stack:
         self._spawn("smpp", [*py, "smpp", "run"])
         self._wait_port("api", self.ports.api)
         self._wait_port("ivr", self.ports.agi)
+        time.sleep(1.0)
+        dead = [name for name, up in self.alive().items() if not up]
+        if dead:
+            raise EngineError(f"{', '.join(dead)} stopped at start; see {self.logs}/<name>.log",
+                              code="demo_step_failed")
 
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.procs.items()}
