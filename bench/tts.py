@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,13 @@ SIGNALEMENT = (
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (espeak-ng, sox)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _stages(settings: TtsSettings) -> dict[str, float]:
@@ -76,6 +84,7 @@ def main() -> int:
     parser.add_argument("--converter", choices=["sox", "ffmpeg"], default="sox")
     args = parser.parse_args()
     cold: list[float] = []
+    cold_cpu: list[float] = []
     cached: list[float] = []
     audio_s = 0.0
     with tempfile.TemporaryDirectory(prefix="bnet-bench-tts-") as root:
@@ -83,9 +92,11 @@ def main() -> int:
         render(SIGNALEMENT, warm)  # page in espeak-ng data and Python modules once
         for rep in range(args.reps):
             settings = TtsSettings(cache_dir=Path(root) / f"cold-{rep}", converter=args.converter)
+            cpu = _cpu_s()
             t = time.perf_counter()
             rendered = render(SIGNALEMENT, settings)
             cold.append(_ms(t))
+            cold_cpu.append((_cpu_s() - cpu) * 1000)
             assert not rendered.cached
             audio_s = rendered.duration_s
             for _ in range(20):
@@ -101,6 +112,7 @@ def main() -> int:
     print(f"converter={args.converter} reps={args.reps} audio={audio_s:.1f}s "
           f"chunks={chunks} cpus={os.cpu_count()} load1={load:.2f}")
     print(f"cold ms: {', '.join(f'{v:.1f}' for v in cold)}")
+    print(f"cold cpu ms (all processes): {', '.join(f'{v:.1f}' for v in cold_cpu)}")
     print(f"cached ms p50 {cached_p50:.3f} max {max(cached):.3f}")
     print(f"stages of one cold render: {stages}")
     result = {
@@ -113,6 +125,7 @@ def main() -> int:
         "cached_ratio": round(cached_p50 / CACHED_BOUND_MS, 3),
         "audio_s": round(audio_s, 2),
         "render_to_audio_ratio": round(cold_p50 / 1000 / audio_s, 4),
+        "cold_cpu_ms_p50": round(statistics.median(cold_cpu), 1),
         "parallel_chunks": chunks,
         "loadavg_1m": round(load, 2),
     }

@@ -60,9 +60,32 @@ def get_or_create(cache_dir: Path, sha256: str, write: Callable[[Path], None]) -
     """The cached file for ``sha256``, created with ``write`` if missing; (path, was_cached)."""
     target = cache_path(cache_dir, sha256)
     if target.is_file():
+        mark_used(target)
         return target, True
     with hash_lock(cache_dir, sha256):
         if target.is_file():  # another worker finished it while we waited
             return target, True
         write_atomically(target, write)
     return target, False
+
+
+def mark_used(path: Path) -> None:
+    """A hit refreshes the mtime, so :func:`prune` keeps what is still being played."""
+    with contextlib.suppress(OSError):  # a read-only cache still serves hits
+        os.utime(path)
+
+
+def prune(folder: Path, older_than_s: float, now: float, pattern: str = "*.wav") -> int:
+    """Delete cached audio not rendered or used for ``older_than_s`` seconds; the count.
+
+    Only content-addressed names are touched (``<sha256>.wav`` or ``bnet-<sha256>.wav``).
+    """
+    removed = 0
+    for path in folder.glob(pattern):
+        if not is_sha256(path.stem.removeprefix("bnet-")):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+    return removed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from rich.progress import Progress
 from engine.config import Settings
 from engine.errors import CliError, EngineError
 from engine.tts.backends import backend_names
-from engine.tts.cache import write_atomically
+from engine.tts.cache import prune, write_atomically
 from engine.tts.prompt_audio import install_prompt, render_prompt, renderable_prompts
 from engine.tts.render import render, spoken_text
 
@@ -27,6 +28,9 @@ def register(sub: Any) -> None:
     p.add_argument("--backend", choices=backend_names(), default=None,
                    help="override tts.backend for this call")
     p.set_defaults(handler=_render)
+    p = tts.add_parser("prune", help="delete cached messages not used for some days")
+    p.add_argument("--older-than-days", type=float, required=True)
+    p.set_defaults(handler=_prune)
     p = tts.add_parser("normalize", help="show the text as the voice will read it")
     p.add_argument("--text", required=True)
     p.set_defaults(handler=_normalize)
@@ -53,6 +57,22 @@ def _render(args: argparse.Namespace, settings: Settings) -> int:
     state = "from cache" if rendered.cached else "rendered"
     print(f"{out}: {rendered.duration_s:.2f} s, 8000 Hz mono 16-bit, {state}, "
           f"sha256 {rendered.sha256}")
+    return 0
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    if args.older_than_days < 1:
+        raise CliError("--older-than-days must be at least 1 (actions may still replay audio)")
+    age = args.older_than_days * 86400
+    now = time.time()
+    removed = 0
+    if settings.tts.cache_dir.is_dir():
+        removed += prune(settings.tts.cache_dir, age, now)
+    shared = settings.tts.asterisk_sounds_dir
+    if shared is not None and shared.is_dir():
+        # A shared copy may be a hard link: its mtime moves with the cache file's.
+        removed += prune(shared, age, now, pattern="bnet-*.wav")
+    print(f"removed {removed} cached audio files older than {args.older_than_days:g} days")
     return 0
 
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.tts.cache import write_atomically
+from engine.tts.cache import mark_used, write_atomically
 from engine.tts.settings import TtsSettings
 
 if TYPE_CHECKING:  # render imports this module to install what it renders
@@ -45,7 +45,9 @@ def install_for_asterisk(rendered: RenderedAudio, settings: TtsSettings) -> str:
     if settings.asterisk_sounds_dir is None:
         return playback_name(rendered.path)
     target = settings.asterisk_sounds_dir / f"{SOUND_PREFIX}{rendered.sha256}.wav"
-    if not target.is_file():
+    if target.is_file():
+        mark_used(target)  # a copy (not a link) must not look unused to prune
+    else:
         write_atomically(target, lambda tmp: link_or_copy(rendered.path, tmp))
     return playback_name(target)
 
