@@ -43,7 +43,7 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {  # unit -> (singular, plural)
 
 #: Abbreviations outside a number context (case-insensitive, first-letter case is kept).
 ABBREVIATIONS: dict[str, str] = {
-    "ca.": "circa", "ong.": "ongeveer", "jr.": "junior", "m.": "man", "v.": "vrouw",
+    "ca.": "circa", "ong.": "ongeveer", "jr.": "junior", "m.": "man",
     "nr.": "nummer", "o.a.": "onder andere", "i.p.v.": "in plaats van", "bijv.": "bijvoorbeeld",
     "bv.": "bijvoorbeeld", "enz.": "enzovoort", "evt.": "eventueel", "i.v.m.": "in verband met",
     "ivm": "in verband met", "t.h.v.": "ter hoogte van", "thv": "ter hoogte van",
