@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from engine.ivr.channel import AgiChannel
+from engine.ivr.channel import AgiChannel, AgiTimeout
 from engine.ivr.server import Route, route_to_queue
-from tests.ivr_support import PeerScript, inbound_env, run_peer, serving, set_variables
+from tests.ivr_support import (
+    PeerScript,
+    env_block,
+    inbound_env,
+    run_peer,
+    serving,
+    set_variables,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +98,30 @@ async def test_many_calls_at_once_are_served_independently() -> None:
             )
         )
     assert [set_variables(p.commands)["WHO"] for p in peers] == [f"1795.{i}" for i in range(50)]
+
+
+async def test_late_reply_after_a_timeout_is_not_taken_for_the_next_one() -> None:
+    """A reply that comes after its command timed out must not answer the next command."""
+    seen: list[str] = []
+
+    async def asks_twice(channel: AgiChannel) -> None:
+        with contextlib.suppress(AgiTimeout):
+            await channel.command("GET VARIABLE", "SLOW", timeout=0.2)
+        reply = await channel.command("GET VARIABLE", "FAST", timeout=5)
+        seen.append(reply.data or "")
+
+    async def slow_asterisk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        await asyncio.sleep(0.5)  # past the 0.2 s timeout
+        writer.write(b"200 result=1 (slow)\n")
+        await reader.readline()
+        writer.write(b"200 result=1 (fast)\n")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    async with serving(_queue_route(asks_twice)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(env_block(inbound_env("0612345678")))
+        await slow_asterisk(reader, writer)
+    assert seen == ["fast"]
