@@ -25,6 +25,7 @@ from engine.smpp.jobs import (
     Event,
     MoMessage,
     Rejected,
+    SegmentAccepted,
     SubmitJob,
     Submitted,
     Uncertain,
@@ -367,6 +368,8 @@ class BindWorker(threading.Thread):
         if cls is StatusClass.OK:
             self._pause = self.cfg().throttle_backoff_s
             job.message_ids[index] = message_id
+            if len(job.segments) > 1 and message_id:
+                self.emit(SegmentAccepted(self.cfg().name, job, index, message_id))
             if job.complete and not job.finished:
                 job.finished = True
                 self.emit(Submitted(self.cfg().name, job))

@@ -2,7 +2,7 @@
 
 The map is rebuilt from ``SmsMessage.smsc_ids`` at start, so a restart loses nothing that was
 recorded. A receipt can overtake its submit_sm_resp (the SMSC answers the PDU after the
-handset already confirmed); such a receipt is parked, unacknowledged, until the id shows up.
+handset already confirmed); such a receipt is parked in memory until the id shows up.
 """
 
 from __future__ import annotations

@@ -53,6 +53,16 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentAccepted:
+    """One part of a multi-part SMS was accepted: its receipt may come before the rest are."""
+
+    smsc: str
+    job: SubmitJob
+    index: int
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     smsc: str
     job: SubmitJob
@@ -100,4 +110,13 @@ class BindState:
     detail: str = ""
 
 
-Event = Submitted | Rejected | Uncertain | Withdrawn | DeliveryReport | MoMessage | BindState
+Event = (
+    Submitted
+    | SegmentAccepted
+    | Rejected
+    | Uncertain
+    | Withdrawn
+    | DeliveryReport
+    | MoMessage
+    | BindState
+)

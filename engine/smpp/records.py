@@ -22,6 +22,7 @@ from engine.smpp.jobs import (
     Event,
     MoMessage,
     Rejected,
+    SegmentAccepted,
     Submitted,
     Uncertain,
     Withdrawn,
@@ -32,6 +33,10 @@ from engine.store.base import utcnow
 
 log = logging.getLogger(__name__)
 ACTOR = "smpp"
+
+
+def _noop() -> None:
+    return None
 
 
 class Recorder:
@@ -48,6 +53,10 @@ class Recorder:
             return self._submitted(session, event)
         if isinstance(event, DeliveryReport):
             return self._receipt(session, event.smsc, event.receipt, event.ack)
+        if isinstance(event, SegmentAccepted):
+            ids: list[str | None] = [None] * len(event.job.segments)
+            ids[event.index] = event.message_id
+            return self._wake(session, event.smsc, event.job.sms_id, ids)
         if isinstance(event, Rejected):
             self._rejected(session, event)
         elif isinstance(event, Uncertain):
@@ -87,17 +96,23 @@ class Recorder:
                 .values(reached_by="sms", reached_at=now)
             )
         self._note(session, row, "sms_submitted", {"smsc": event.smsc, "message_ids": ids})
+        return self._wake(session, event.smsc, row.id, list(job.message_ids))
+
+    def _wake(self, session: Session, smsc: str, sms_id: int, ids: list[str | None]) -> list[Ack]:
+        """Register ids; receipts that were waiting for them are recorded now."""
         acks: list[Ack] = []
-        for parked in self.tracker.register(event.smsc, row.id, list(job.message_ids)):
+        for parked in self.tracker.register(smsc, sms_id, ids):
             acks += self._receipt(session, parked.smsc, parked.receipt, parked.ack)
         return acks
 
     def _receipt(self, session: Session, smsc: str, receipt: Receipt, ack: Ack) -> list[Ack]:
         match = self.tracker.match(smsc, receipt)
         if match is None:
-            # Possibly ahead of its submit_sm_resp: keep it (unacknowledged) until the id shows.
-            self.tracker.park(smsc, receipt, ack)
-            return []
+            # Possibly ahead of its submit_sm_resp: keep it until the id shows. Acknowledge it
+            # now all the same: an SMSC that waits for this deliver_sm_resp before it sends the
+            # submit_sm_resp would otherwise deadlock with us until a timer fires.
+            self.tracker.park(smsc, receipt, _noop)
+            return [ack]
         if not receipt.final:
             return [ack]
         row = session.get(SmsMessage, match.sms_id)

@@ -5,6 +5,8 @@ and records the events the bind threads report, in batches, one transaction each
 on Redis ``bnet:sms:wake`` / ``bnet:sms:cancel`` and also polls, so Redis is an accelerator,
 never the truth. Delivery reports and MO messages are acknowledged to the SMSC only after the
 batch holding them is committed: a crash makes the SMSC deliver them again, nothing is lost.
+(Exception: a receipt that overtakes its submit_sm_resp is acknowledged when parked, see
+``Recorder._receipt``.)
 """
 
 from __future__ import annotations
