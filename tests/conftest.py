@@ -83,3 +83,8 @@ def geo_session_factory(
     with session_factory() as session, session.begin():
         import_pc4_file(session, shared_dir / "data" / "geo" / "nl_pc4.csv")
     return session_factory
+
+
+# Stores on SQLite and PostgreSQL with the PC4 table, copied from a session template (geo,
+# participants and store tests).
+from tests.participants_support import _pg_template, _sqlite_template, store  # noqa: E402,F401

@@ -157,7 +157,8 @@ def _check_entry(row: DossierEntry, expected_seq: int, prev: str) -> str:
 
 
 def pseudonymise(session: Session, match: dict[str, Any], replacement: str) -> int:
-    """Replace personal fields equal to ``match`` values in every entry; returns entries changed.
+    """Pseudonymise every entry whose personal fields contain a ``match`` value (all of that
+    entry's personal fields); returns the number of entries changed.
 
     The chain stays verifiable because only ``personal`` changes; ``personal_hash`` (in the
     chain) keeps proving what was there without revealing it.
@@ -167,13 +168,10 @@ def pseudonymise(session: Session, match: dict[str, Any], replacement: str) -> i
     stmt = select(DossierEntry).where(DossierEntry.personal.is_not(None))
     for row in session.scalars(stmt):
         personal = dict(row.personal or {})
-        hit = False
-        for key, value in personal.items():
-            if str(value) in targets:
-                personal[key] = replacement
-                hit = True
-        if hit:
-            row.personal = personal
+        # Every personal field of an entry is about one person: once a value identifies the
+        # erased participant, the rest (a name, a caller label) goes too.
+        if any(str(value) in targets for value in personal.values()):
+            row.personal = dict.fromkeys(personal, replacement)
             row.pseudonymised = True
             changed += 1
     session.flush()

@@ -14,6 +14,8 @@ from engine.errors import InvalidInput
 from engine.geo.distance import haversine_many, in_netherlands
 from engine.geo.models import Pc4Area
 
+#: Farther than this from every PC4 centroid is abroad (the IJsselmeer is within ~15 km).
+MAX_PC4_DISTANCE_M = 25_000
 _POSTCODE = re.compile(r"^\s*([1-9][0-9]{3})\s*([A-Za-z]{2})?\s*$")
 
 
@@ -78,7 +80,14 @@ class Pc4Index:
         if not in_netherlands(lat, lon):
             raise OutsideNetherlands(f"({lat:.4f}, {lon:.4f}) lies outside the Netherlands")
         d = haversine_many(lat, lon, self.lats, self.lons)
-        return self.rows[int(np.argmin(d))]
+        i = int(np.argmin(d))
+        # The bounding box also holds Flanders and a strip of Germany; a point far from every
+        # PC4 centroid (Brussels is ~50 km away) is not a Dutch address.
+        if d[i] > MAX_PC4_DISTANCE_M:
+            raise OutsideNetherlands(
+                f"({lat:.4f}, {lon:.4f}) lies outside the Netherlands "
+                f"(the nearest postcode area is {d[i] / 1000:.0f} km away)")
+        return self.rows[i]
 
     def within(self, lat: float, lon: float, radius_m: float) -> list[str]:
         d = haversine_many(lat, lon, self.lats, self.lons)

@@ -35,6 +35,13 @@ class Polygon:
     #: Outer ring in GeoJSON order (lon, lat); holes are not supported.
     rings: list[list[tuple[float, float]]]
 
+    def __post_init__(self) -> None:
+        # Every caller (API, CLI, benches) gets the same check: a crossing edge makes
+        # "inside" ambiguous, so such a polygon is refused rather than guessed at.
+        if not self.rings:
+            raise poly.InvalidPolygon("a polygon needs an outer ring")
+        poly.validate_ring(self.rings[0])
+
     @property
     def outer(self) -> poly.Ring:
         return self.rings[0]
