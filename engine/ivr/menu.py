@@ -9,8 +9,9 @@ The dialplan queues the call when this sets ``MENU_CHOICE=2`` (transcript 15a).
 The attempt id (ChannelId = CallAttempt.id) comes as ``agi_arg_1``; without it,
 ``agi_uniqueid``, which Asterisk sets to the Originate ChannelId (transcript 15).  The message
 is the channel's ``MSG_FILE`` (set by the dialer per attempt) or the action's rendered alert.
-For the dialer, the AGI raises ``UserEvent BnetMessage`` (Status: started) and ``UserEvent
-BnetMenu`` (Choice: ...) on the channel, whose Uniqueid is the attempt id.
+The dialplan around this AGI (asterisk/extensions.conf.tmpl) raises the ``BnetMessage`` /
+``BnetMenu`` UserEvents the dialer follows; a hangup inside the AGI stops the dialplan, so
+"no BnetMenu" means "hung up during the message or menu".
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import dossier
 from engine.actions.models import Action
-from engine.ivr.agi_protocol import AgiProtocolError
-from engine.ivr.channel import AgiChannel, AgiTimeout
+from engine.ivr.channel import AgiChannel
 from engine.ivr.inbound_calls import DossierAppend
 from engine.ivr.menu_store import (
     MenuCall,
@@ -81,7 +81,6 @@ def make_menu_route(
         menu = _MenuCall(channel, call, cfg, db, append, notify)
         choice = await menu.run()
         await channel.command("SET VARIABLE", "MENU_CHOICE", choice)
-        await menu.user_event("BnetMenu", f"Choice: {choice}")
 
     # No fallback: an outbound call that fails here simply ends (the dialplan hangs up unless
     # MENU_CHOICE is 2); the dialer sees the Hangup and the dossier has what was heard.
@@ -115,7 +114,6 @@ class _MenuCall:
 
     async def run(self) -> str:
         """Returns the MENU_CHOICE for the dialplan: "2", "9" or "timeout"."""
-        await self.user_event("BnetMessage", "Status: started")
         while True:
             digit = await self.play_message()
             if digit is None:
@@ -189,10 +187,3 @@ class _MenuCall:
 
     async def play(self, sound: str) -> None:
         await self.channel.command("STREAM FILE", sound, "", timeout=60.0)
-
-    async def user_event(self, name: str, header: str) -> None:
-        """Tell the dialer (AMI) what happened; informational, so a failure is only logged."""
-        try:
-            await self.channel.command("EXEC", "UserEvent", f"{name},{header}", timeout=5.0)
-        except (AgiTimeout, AgiProtocolError) as exc:
-            log.warning("menu: UserEvent %s failed: %s", name, exc)

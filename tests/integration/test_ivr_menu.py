@@ -206,7 +206,7 @@ async def test_missing_message_file_still_offers_the_menu(
         assert all(t.reached_at is None for t in s.scalars(select(ActionTarget)))
 
 
-async def test_message_of_the_channel_is_played_and_dialer_is_told(
+async def test_message_of_the_channel_is_played(
     session_factory: sessionmaker[Session],
 ) -> None:
     attempt_id, _ = _seed(session_factory)
@@ -220,8 +220,7 @@ async def test_message_of_the_channel_is_played_and_dialer_is_told(
         },
     )
     assert _plays(peer) == ["STREAM FILE /var/lib/bnet/sounds/update-1a2b 129"]
-    assert 'EXEC UserEvent "BnetMessage,Status: started"' in peer.commands
-    assert peer.commands[-1] == 'EXEC UserEvent "BnetMenu,Choice: 2"'
+    assert peer.commands[-1] == "SET VARIABLE MENU_CHOICE 2"
 
 
 @pytest.mark.parametrize("value", ["../../etc/passwd", "a b", "x;Hangup()", ""])
