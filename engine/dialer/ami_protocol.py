@@ -85,10 +85,8 @@ class AmiMessage:
     def __init__(self, headers: Sequence[tuple[str, str]], body: Sequence[str] = ()) -> None:
         self.headers: tuple[tuple[str, str], ...] = tuple(headers)
         self.body: tuple[str, ...] = tuple(body)
-        index: dict[str, str] = {}
-        for key, value in self.headers:
-            index.setdefault(key.lower(), value)
-        self._index = index
+        # reversed: the first occurrence of a repeated key wins
+        self._index = {key.lower(): value for key, value in reversed(self.headers)}
 
     @classmethod
     def banner(cls, line: str) -> AmiMessage:
@@ -203,6 +201,7 @@ class AmiParser:
         self._follows = False  # legacy Response: Follows, body until --END COMMAND--
         self._in_body = False
         self._started = False  # any line of the current message seen
+        self._known_keys: set[str] = set()  # header names already validated
 
     @property
     def has_partial(self) -> bool:
@@ -215,26 +214,43 @@ class AmiParser:
     def feed(self, data: bytes) -> list[AmiMessage]:
         out: list[AmiMessage] = []
         buf = self._buf + data if self._buf else data
-        start = 0
-        while True:
-            nl = buf.find(b"\n", start)
-            if nl < 0:
-                break
-            raw = buf[start:nl]
-            start = nl + 1
-            if self._skipping:
-                self._skipping = False
-                continue
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            self._line(_decode(raw), out)
-        rest = buf[start:]
+        cut = buf.rfind(b"\n") + 1
+        rest = buf[cut:]
+        if cut:
+            try:
+                # Fast path: the whole chunk is UTF-8; decode once, not per line.
+                lines = buf[:cut].decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = [_decode(raw) for raw in buf[:cut].split(b"\n")]
+            lines.pop()  # empty: the chunk ends in LF
+            self._lines(lines, out)
         if len(rest) > self.max_line:
             self._error(f"line over {self.max_line} bytes dropped")
             self._skipping = True
             rest = b""
         self._buf = rest
         return out
+
+    def _lines(self, lines: list[str], out: list[AmiMessage]) -> None:
+        known = self._known_keys
+        for line in lines:
+            if self._skipping:
+                self._skipping = False
+                continue
+            if line.endswith("\r"):
+                line = line[:-1]
+            # Fast path for the common "Key: Value" line of an ordinary message.
+            if self._started and not self._follows and not self._in_body and line:
+                colon = line.find(":")
+                if colon > 0:
+                    key = line[:colon]
+                    if key in known or _HEADER_NAME.match(key):
+                        if len(known) < 4096:
+                            known.add(key)
+                        value = line[colon + 1 :]
+                        self._headers.append((key, value[1:] if value[:1] == " " else value))
+                        continue
+            self._line(line, out)
 
     def _line(self, line: str, out: list[AmiMessage]) -> None:
         if self._follows:

@@ -57,6 +57,8 @@ GENERIC_PLAN = (
     [("Hangup", "")],
 )
 QUEUE_CONTEXT = "to-queue"
+#: SIP status Asterisk reports as TechCause when an AMI Hangup sends this Cause (19).
+HANGUP_TECH_CAUSE = {21: 403}
 
 
 class OriginateError(Exception):
@@ -229,7 +231,7 @@ class CallEngine:
         ch = call.chan
         assert ch is not None
         self.emit(self.originate_response(call, False, 3, call.dial_string))
-        self.emit(ev.hangup(ch, 19))
+        self.emit(ev.hangup(ch, 19, 480))
         if call.state == "ringing":
             self.emit(ev.device_state(f"PJSIP/{call.endpoint}", "NOT_INUSE"))
         self.finish(call, "no_answer")
@@ -305,7 +307,7 @@ class CallEngine:
         self.emit(ev.channel_event("SoftHangupRequest", ch, ("Cause", "16")))
         for name, value in ev.RTP_QOS:
             self.emit(ev.varset(ch, name, value))
-        self.emit(ev.hangup(ch, cause))
+        self.emit(ev.hangup(ch, cause, HANGUP_TECH_CAUSE.get(cause)))
         self.emit(ev.device_state(f"PJSIP/{call.endpoint}", "NOT_INUSE"))
 
     def finish(self, call: SimCall, result: str) -> None:
@@ -350,7 +352,7 @@ class CallEngine:
         else:  # 19: CANCEL of a ringing call
             self.emit(self.originate_response(call, False, 0, call.dial_string))
             self.emit(ev.dial_event("DialEnd", ch, None, ("DialStatus", "NOANSWER")))
-            self.emit(ev.hangup(ch, cause))
+            self.emit(ev.hangup(ch, cause, HANGUP_TECH_CAUSE.get(cause)))
             self.emit(ev.device_state(f"PJSIP/{call.endpoint}", "NOT_INUSE"))
         self.finish(call, "hungup")
 

@@ -120,9 +120,11 @@ def _local_answer(engine: CallEngine, call: SimCall) -> None:
     one, two, leg = call.chan, call.half2, call.leg
     assert one is not None and two is not None and leg is not None
     call.state, call.answered_at = "up", time.monotonic()
-    one.state = two.state = leg.state = 6
+    one.state = leg.state = 6
+    leg.exten = ""  # an answered PJSIP leg reports an empty Exten (07)
     engine.emit(ev.dial_event("DialEnd", leg, two, ("DialStatus", "ANSWER")))
     engine.emit(ev.dial_event("DialEnd", one, None, ("DialStatus", "ANSWER")))
+    two.state = 6
     engine.emit(engine.originate_response(call, True, 4, one.name))
     one.context, one.exten, one.priority = call.context, call.exten, call.priority
     engine.stats["answered"] += 1
