@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actions import dossier
-from engine.actions.models import Action, ActionTarget, CallAttempt, InboundCall
+from engine.actions.models import Action, ActionTarget, CallAttempt, DossierEntry, InboundCall
 from engine.ivr.caller_id import caller_display, mask_number
 from engine.ivr.queue_events import QueueEvent, classify_queue_event
 from engine.participants.models import Phone
@@ -211,13 +211,7 @@ def record_queue_event(
         return qe
     attempt = session.get(CallAttempt, qe.uniqueid)
     if attempt is not None and qe.kind in ("joined", "answered", "abandoned"):
-        append(
-            session,
-            attempt.action_id,
-            actor=ACTOR,
-            kind=f"menu_queue_{qe.kind}",
-            data={"attempt_id": attempt.id, **_queue_data(qe)},
-        )
+        _apply_to_attempt(session, attempt, qe, append)
         return qe
     return None
 
@@ -225,17 +219,10 @@ def record_queue_event(
 def _apply_to_inbound(
     session: Session, call: InboundCall, qe: QueueEvent, now: datetime, append: DossierAppend
 ) -> None:
-    if qe.kind == "joined":
-        call.queued_at = call.queued_at or now
-    elif qe.kind == "answered" and call.outcome is None:
-        call.answered_at, call.outcome = now, "answered"
-    elif qe.kind == "abandoned" and call.outcome is None:
-        call.outcome, call.ended_at = "abandoned", now
-    elif qe.kind in ("completed", "hangup"):
-        call.ended_at = call.ended_at or now
-    else:
+    # Idempotent: the dialer retries a batch whose write failed, so an event may come twice.
+    if not _update_inbound(call, qe, now):
         return
-    if call.action_id is not None and qe.kind in ("joined", "answered", "abandoned", "completed"):
+    if call.action_id is not None and qe.kind != "hangup":
         append(
             session,
             call.action_id,
@@ -244,6 +231,41 @@ def _apply_to_inbound(
             data={"inbound_call_id": call.id, **_queue_data(qe)},
         )
     session.flush()
+
+
+def _update_inbound(call: InboundCall, qe: QueueEvent, now: datetime) -> bool:
+    """Apply the event to the row; False when it changes nothing (seen before, or too late)."""
+    if qe.kind == "joined" and call.queued_at is None:
+        call.queued_at = now
+    elif qe.kind == "answered" and call.outcome is None:
+        call.answered_at, call.outcome = now, "answered"
+    elif qe.kind == "abandoned" and call.outcome is None:
+        call.outcome, call.ended_at = "abandoned", now
+    elif qe.kind in ("completed", "hangup") and call.ended_at is None:
+        call.ended_at = now
+    else:
+        return False
+    return True
+
+
+def _apply_to_attempt(
+    session: Session, attempt: CallAttempt, qe: QueueEvent, append: DossierAppend
+) -> None:
+    kind = f"menu_queue_{qe.kind}"
+    seen = session.scalars(
+        select(DossierEntry.data).where(
+            DossierEntry.action_id == attempt.action_id, DossierEntry.kind == kind
+        )
+    )
+    if any(data.get("attempt_id") == attempt.id for data in seen):
+        return
+    append(
+        session,
+        attempt.action_id,
+        actor=ACTOR,
+        kind=kind,
+        data={"attempt_id": attempt.id, **_queue_data(qe)},
+    )
 
 
 def _queue_data(qe: QueueEvent) -> dict[str, Any]:
