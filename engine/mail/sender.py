@@ -114,21 +114,17 @@ class SmtpSender:
         if self._sent_on_connection >= self.settings.max_per_connection:
             self.close()
         smtp = self._connection()
+        reply: bytes | str
         try:
-            code, reply = self._first_step(smtp, envelope_from)
+            code, reply = smtp.mail(envelope_from)
         except (smtplib.SMTPServerDisconnected, OSError):
             # The relay closed an idle connection: open a new one once, nothing was sent yet.
             self._drop()
             smtp = self._connection()
             code, reply = self._guard(smtp.mail, envelope_from)
         result = self._transaction(smtp, code, _reply_text(reply), msg, recipient)
-        if result.outcome == "sent":
-            self._sent_on_connection += 1
+        self._sent_on_connection += 1
         return result
-
-    @staticmethod
-    def _first_step(smtp: smtplib.SMTP, envelope_from: str) -> tuple[int, bytes | str]:
-        return smtp.mail(envelope_from)
 
     def _transaction(
         self, smtp: smtplib.SMTP, code: int, reply: str, msg: EmailMessage, recipient: str

@@ -69,7 +69,8 @@ class MailContext:
         return cls(
             settings=settings,
             token_for=token_for or token_provider(settings),
-            limiter=limiter or TokenBucket(settings.max_per_s),
+            # Burst 1: no second-long window ever holds more than max_per_s (+1) messages.
+            limiter=limiter or TokenBucket(settings.max_per_s, burst=1),
             progress=progress,
         )
 
@@ -89,6 +90,9 @@ def send_email(
     ``queued`` again means a temporary failure (4xx): the caller retries later. Raises
     :class:`TransportError` (row back to queued) when no connection could be had.
     """
+    # Wait for the rate limit before claiming: a row is never left "sending" by a wait that
+    # failed (Redis gone), and a wasted token for a row that turns out sent costs nothing.
+    ctx.limiter.acquire()
     with transaction(session_factory) as session:
         row = records.claim(session, email_id)
         if row is None:
@@ -98,7 +102,6 @@ def send_email(
     if isinstance(prepared, str):
         _notify(ctx, action_id, prepared)
         return prepared
-    ctx.limiter.acquire()
     try:
         result = sender.send(
             prepared.message,
