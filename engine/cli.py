@@ -26,6 +26,7 @@ FEATURES: tuple[str, ...] = (
     "engine.participants.cli",
     "engine.tts.cli",
     "engine.mail.cli",
+    "engine.smpp.cli",
     "engine.ivr.cli",
     "engine.actions.cli",
     "engine.demo.cli",

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -313,3 +314,22 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class ThreadedSmsc:
+    """The simulator on its own event-loop thread, for blocking callers (``bnet smpp run``)."""
+
+    def __init__(self, host: str, port: int, faults: SmscFaults | None = None):
+        self.sim = SmscSimulator(host, port, faults)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> int:
+        self._thread.start()
+        port: int = asyncio.run_coroutine_threadsafe(self.sim.start(), self.loop).result(10)
+        return port
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -158,7 +158,17 @@ class SmscPool:
 
     def capacity(self) -> int:
         now = time.monotonic()
-        return sum(link.capacity() for link in self.links.values() if link.is_up(now))
+        return sum(
+            link.capacity()
+            for link in self.links.values()
+            if link.settings.enabled and link.is_up(now)
+        )
+
+    def serves(self, number: str) -> bool:
+        """Some SMSC, enabled or not, is configured for this number's prefix."""
+        return any(
+            prefix_match(number, link.settings.prefixes) >= 0 for link in self.links.values()
+        )
 
     def queued_jobs(self) -> list[SubmitJob]:
         return [job for link in self.links.values() for job in link.inbox.snapshot()]

@@ -251,6 +251,10 @@ class SmsService:
         with transaction(self.factory) as session:
             rows = claims.claim(session, self.node, room)
             jobs = [job for row in rows if (job := self._job(session, row)) is not None]
+            waiting = [job.sms_id for job in jobs if self.pool.route(job.destination) is None]
+            claims.release(session, waiting)
+        held = set(waiting)
+        jobs = [job for job in jobs if job.sms_id not in held]
         for job in jobs:
             self.inflight[job.sms_id] = job
             if not self.pool.submit(job):
@@ -259,12 +263,12 @@ class SmsService:
     def _job(self, session: Session, row: SmsMessage) -> SubmitJob | None:
         link = self.pool.route(row.e164)
         try:
-            if link is None:
+            if not self.pool.serves(row.e164):
                 raise InvalidInput("no SMSC serves this number prefix")
             claims.check_mobile(row.e164)
             segments = segment(
                 sanitize_text(row.text),
-                concat=link.settings.concat,
+                concat=link.settings.concat if link else "udh8",
                 ref=row.id,
                 max_segments=self.settings.actions.sms_max_segments,
             )

@@ -81,6 +81,7 @@ def update(
     session: Session, smpp: SmppSettings, name: str, changes: dict[str, Any], *, actor: str
 ) -> SmscSettings:
     """Validate and store new values for one SMSC; raises InvalidInput naming the bad key."""
+    changes = dict(changes)
     current = {s.name: s for s in effective(session, smpp)}
     if name not in current:
         raise NotFound(f"no SMSC named {name!r} (known: {', '.join(sorted(current))})")

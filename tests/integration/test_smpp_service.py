@@ -218,3 +218,29 @@ def test_restart_marks_in_flight_uncertain_and_resends_only_by_rule(
             wait_for(lambda: _final(session_factory, ids, ("delivered",)))
     kinds = dossier_kinds(session_factory, "act1")
     assert kinds.count("sms_uncertain") == 2 and kinds.count("sms_resend") == 2
+
+
+def test_admin_changes_apply_to_a_running_sender(session_factory: Factory) -> None:
+    from engine.smpp import tuning
+
+    ids = _seed(session_factory, 3)
+    with BackgroundSmsc() as smsc:
+        settings = app_settings(smsc_settings(smsc.port))
+        service = SmsService(settings, session_factory)
+        with running(service):
+            wait_for(lambda: _final(session_factory, ids, ("delivered",)))
+            with transaction(session_factory) as session:
+                tuning.update(session, settings.smpp, "sim", {"max_tps": 5.0}, actor="test")
+            wait_for(lambda: service.pool.links["sim"].settings.max_tps == 5.0)
+            with transaction(session_factory) as session:
+                tuning.update(session, settings.smpp, "sim", {"enabled": False}, actor="test")
+            wait_for(lambda: service.bind_states["sim/0"].state == "disabled")
+            more = _seed_more(session_factory, 2)
+            with transaction(session_factory) as session:
+                tuning.update(session, settings.smpp, "sim", {"enabled": True}, actor="test")
+            wait_for(lambda: _final(session_factory, more, ("delivered",)))
+
+
+def _seed_more(factory: Factory, n: int) -> list[int]:
+    with transaction(factory) as session:
+        return [seed_sms(session, "act1", mobile(100 + i)) for i in range(n)]
