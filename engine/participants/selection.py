@@ -189,7 +189,7 @@ def select_participants(
     seen: set[str] = set(exclude_e164)
     pids, nums, kinds, chans, dists, pcs = ([] for _ in range(6))
     for i, d in zip(order.tolist(), dist[order].tolist(), strict=True):
-        if d > limit:
+        if d > limit or d == np.inf:  # inf: boxed in, but outside the polygon
             break
         r = rows[i]
         num = r[_E164]
