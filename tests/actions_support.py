@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -193,3 +195,37 @@ def deventer(api_factory: sessionmaker[Session]) -> list[str]:
     """Regions ijsselland (Deventer) and gelderland-noord (Voorst), participants in both."""
     regions(api_factory)
     return seed_deventer(api_factory)
+
+
+class LiveServer:
+    """The app under a real uvicorn in a thread, on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+        from sse_starlette.sse import AppStatus
+
+        from engine.embedded import free_port
+
+        # sse-starlette keeps one shutdown Event per process, bound to the first event loop.
+        AppStatus.should_exit_event = None
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                   log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

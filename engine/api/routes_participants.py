@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from engine.store.base import utcnow
 router = APIRouter(tags=["participants"])
 Relatiebeheer = Annotated[Principal, Depends(require("relatiebeheer"))]
 TOKEN_TTL = timedelta(hours=48)
+ParticipantId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class TokenGone(EngineError):
@@ -94,13 +95,14 @@ def register(body: ParticipantIn, _: Relatiebeheer, deps: Deps, session: DbSessi
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantOut)
-def get_participant(participant_id: int, _: Relatiebeheer, session: DbSession) -> ParticipantOut:
+def get_participant(participant_id: ParticipantId, _: Relatiebeheer,
+                    session: DbSession) -> ParticipantOut:
     with session.begin():
         return participant_out(service.get(session, participant_id))
 
 
 @router.patch("/participants/{participant_id}", status_code=202, response_model=Pending)
-def modify(participant_id: int, body: ParticipantPatch, _: Relatiebeheer,
+def modify(participant_id: ParticipantId, body: ParticipantPatch, _: Relatiebeheer,
            session: DbSession) -> Pending:
     """Propose a change; it is applied when the participant confirms."""
     with session.begin():
@@ -111,7 +113,7 @@ def modify(participant_id: int, body: ParticipantPatch, _: Relatiebeheer,
 
 @router.post("/participants/{participant_id}/unsubscribe", status_code=202,
              response_model=Pending)
-def unsubscribe(participant_id: int, _: Relatiebeheer, session: DbSession) -> Pending:
+def unsubscribe(participant_id: ParticipantId, _: Relatiebeheer, session: DbSession) -> Pending:
     with session.begin():
         service.get(session, participant_id)
         return _issue(session, participant_id, "unsubscribe")
