@@ -30,6 +30,13 @@ from engine.store.migrate import upgrade
 DEVENTER_PC4S = ("7411", "7412", "7413", "7414", "7415", "7416", "7417", "7418", "7419",
                  "7421", "7422", "7423", "7424", "7425", "7429", "7431", "7433", "7437")
 
+#: A GeoNames NL sample: a bare PC4 and a full postcode of the same PC4 (averaged), Amsterdam.
+GEONAMES = (
+    "NL\t7411\tDeventer\tOverijssel\t15\tDeventer\t0150\t\t\t52.2500\t6.1500\t6\n"
+    "NL\t7411 AB\tDeventer\tOverijssel\t15\tDeventer\t0150\t\t\t52.2600\t6.1700\t8\n"
+    "NL\t1012 JS\tAmsterdam\tNoord-Holland\t07\tAmsterdam\t0363\t\t\t52.3731\t4.8922\t8\n"
+)
+
 
 @dataclass
 class Store:
