@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import dossier
 from engine.actions.models import Action
+from engine.ivr.agi_protocol import AgiReply
 from engine.ivr.channel import AgiChannel
 from engine.ivr.inbound_calls import DossierAppend
 from engine.ivr.menu_store import (
@@ -145,18 +146,25 @@ class _MenuCall:
 
     async def play_message(self) -> str | None:
         """The escape digit pressed during the message, or None (played out or failed)."""
-        reply = await self.channel.command(
-            "STREAM FILE", self.call.message, ESCAPE_DIGITS, timeout=self.cfg.message_timeout_s
-        )
+        reply = await self.stream_message(self.call.message)
+        if reply.failed and self.call.fallback_message:
+            reply = await self.stream_message(self.call.fallback_message)
         if reply.failed:
-            # Missing file or hangup; CHANNEL STATUS raises AgiHangup (511) if the caller left.
-            log.warning("menu: message %r did not play", self.call.message[-40:])
-            await self.channel.command("CHANNEL STATUS")
             return None
         digit = reply.digit()
         if digit or reply.result == "0":
             await self.mark_heard(interrupted=digit is not None)
         return digit
+
+    async def stream_message(self, sound: str) -> AgiReply:
+        reply = await self.channel.command(
+            "STREAM FILE", sound, ESCAPE_DIGITS, timeout=self.cfg.message_timeout_s
+        )
+        if reply.failed:
+            # Missing file or hangup; CHANNEL STATUS raises AgiHangup (511) if the caller left.
+            log.warning("menu: message %r did not play", sound[-40:])
+            await self.channel.command("CHANNEL STATUS")
+        return reply
 
     async def ask_menu(self) -> str | None:
         reply = await self.channel.command(

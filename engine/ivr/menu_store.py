@@ -33,8 +33,10 @@ class MenuCall:
     target_id: int
     participant_id: int | None
     e164: str
-    #: Sound name/path of the action's message.
+    #: Sound name/path of the message this call carries.
     message: str
+    #: The action's alert, to try when the channel's MSG_FILE of an alert call does not play.
+    fallback_message: str | None = None
 
 
 def load_menu_call(
@@ -52,14 +54,28 @@ def load_menu_call(
     target = session.get(ActionTarget, attempt.target_id)
     if action is None or target is None:
         return None
+    own = _action_sound(action, sound_for_action)
+    message = channel_message or own
+    if message is None:
+        raise LookupError(f"no message to play for attempt {attempt.id}")
+    # Only an alert call may fall back to the alert: an update must never replay old news.
+    fallback = own if attempt.purpose == "alert" and own != message else None
     return MenuCall(
         attempt_id=attempt.id,
         action_id=action.id,
         target_id=target.id,
         participant_id=target.participant_id,
         e164=attempt.e164,
-        message=channel_message or sound_for_action(action),
+        message=message,
+        fallback_message=fallback,
     )
+
+
+def _action_sound(action: Action, sound_for_action: Callable[[Action], str]) -> str | None:
+    try:
+        return sound_for_action(action)
+    except LookupError:
+        return None
 
 
 def record_heard(

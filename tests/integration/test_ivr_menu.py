@@ -237,3 +237,29 @@ async def test_unsafe_channel_message_is_ignored(
         },
     )
     assert _plays(peer) == [f"STREAM FILE /var/lib/bnet/audio/{'ab' * 32} 129"]
+
+
+@pytest.mark.parametrize(("purpose", "fallback_played"), [("alert", True), ("update", False)])
+async def test_unplayable_channel_message_falls_back_only_for_alerts(
+    session_factory: sessionmaker[Session], purpose: str, fallback_played: bool
+) -> None:
+    attempt_id, _ = _seed(session_factory)
+    with session_factory() as s, s.begin():
+        s.get(CallAttempt, attempt_id).purpose = purpose  # type: ignore[union-attr]
+    peer = await _call(
+        session_factory,
+        attempt_id,
+        replies={
+            "GET VARIABLE MSG_FILE": [["200 result=1 (/var/lib/bnet/sounds/bnet-missing)"]],
+            "STREAM FILE /var/lib/bnet/sounds/bnet-missing": [["200 result=-1 endpos=0"]],
+            "CHANNEL STATUS": [["200 result=6"]],
+            "STREAM FILE /var/lib/bnet/audio/": [PLAYED],
+            "GET DATA": [TIMEOUT],
+        },
+    )
+    alert = f"STREAM FILE /var/lib/bnet/audio/{'ab' * 32} 129"
+    assert (alert in peer.commands) is fallback_played
+    with session_factory() as s:
+        target_id = s.get(CallAttempt, attempt_id).target_id  # type: ignore[union-attr]
+        reached = s.get(ActionTarget, target_id).reached_at  # type: ignore[union-attr]
+    assert (reached is not None) is fallback_played
