@@ -38,6 +38,8 @@ class SmscFaults:
     #: Close the connection (without answering) when this submit arrives.
     drop_connection_at: int | None = None
     garbage_at: int | None = None
+    #: Answer this submit with half a submit_sm_resp, then close (cut mid-PDU).
+    truncate_at: int | None = None
     dlr: bool = True
     dlr_delay_s: float = 0.0
     dlr_before_resp: bool = False
@@ -67,6 +69,7 @@ class SmscSimulator:
         self.received: list[Received] = []
         self.accepted: Counter[str] = Counter()  # destination -> accepted segments
         self.submits = 0
+        self.enquire_links = 0
         self.throttled = 0
         self.binds = 0
         self.sessions: set[_Session] = set()
@@ -164,6 +167,7 @@ class _Session:
         elif command_id == p.SUBMIT_SM:
             await self._on_submit(sequence, body)
         elif command_id == p.ENQUIRE_LINK:
+            self.sim.enquire_links += 1
             self.write(p.resp(command_id, sequence))
         elif command_id == p.UNBIND:
             self.write(p.resp(command_id, sequence))
@@ -193,6 +197,12 @@ class _Session:
         if faults.garbage_at is not None and n >= faults.garbage_at:
             faults.garbage_at = None
             self.write(b"\xde\xad\xbe\xef" * 8)
+            return
+        if faults.truncate_at is not None and n >= faults.truncate_at:
+            faults.truncate_at = None
+            self.write(p.resp(p.SUBMIT_SM, sequence, body=b"abcdef\x00")[:10])
+            await self.writer.drain()
+            self.close()
             return
         if faults.no_response_after is not None and n > faults.no_response_after:
             return

@@ -7,15 +7,18 @@ role so the codec stays free of sockets. Any exception while parsing (smpplib ra
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from smpplib import smpp
 
 from engine.smpp.encoding import Segment, decode_short_message
-from engine.smpp.protocol import Header, as_text, parse_header, pdu_field
+from engine.smpp.protocol import COMMAND_IDS, HEADER, Header, as_text, parse_header, pdu_field
 
 MAX_SEQUENCE = 0x7FFFFFFF
+SUBMIT_SM = 0x00000004
+TLV_MESSAGE_PAYLOAD = 0x0424
 
 
 class PduDecodeError(Exception):
@@ -88,39 +91,50 @@ def _view(raw: Any, header: Header) -> Pdu:
     )
 
 
+def _cstr(value: str) -> bytes:
+    return value.encode("latin-1") + b"\x00"
+
+
 def encode_submit(
     seq: Sequencer, segment: Segment, *, source: str, destination: str, registered: bool = True
 ) -> tuple[int, bytes]:
-    """submit_sm for one segment; returns (sequence, bytes). Numbers are E.164 without '+'."""
-    source_ton, source_npi = (5, 0) if not source.lstrip("+").isdigit() else (1, 1)
-    fields: dict[str, Any] = {
-        "source_addr_ton": source_ton,
-        "source_addr_npi": source_npi,
-        "source_addr": source.lstrip("+"),
-        "dest_addr_ton": 1,
-        "dest_addr_npi": 1,
-        "destination_addr": destination.lstrip("+"),
-        "esm_class": segment.esm_class,
-        "data_coding": segment.data_coding,
-        "registered_delivery": 1 if registered else 0,
-    }
+    """submit_sm for one segment; returns (sequence, bytes). Numbers are E.164 without '+'.
+
+    Built with struct rather than smpplib's generic encoder, which costs ~50 us per PDU and
+    was half the sender's CPU at 1,000/s; a unit test holds it byte-equal to smpplib's output.
+    """
+    alnum = not source.lstrip("+").isdigit()
+    source_ton, source_npi = (5, 0) if alnum else (1, 1)
+    body = b"".join(
+        (
+            b"\x00",  # service_type
+            bytes((source_ton, source_npi)),
+            _cstr(source.lstrip("+")),
+            bytes((1, 1)),
+            _cstr(destination.lstrip("+")),
+            bytes((segment.esm_class, 0, 0)),  # esm_class, protocol_id, priority_flag
+            b"\x00\x00",  # schedule_delivery_time, validity_period
+            bytes((1 if registered else 0, 0, segment.data_coding, 0)),
+        )
+    )
     if segment.use_message_payload:
-        fields["message_payload"] = segment.payload
-        fields["short_message"] = None
+        payload = segment.payload
+        body += b"\x00" + struct.pack(">HH", TLV_MESSAGE_PAYLOAD, len(payload)) + payload
     else:
-        fields["short_message"] = segment.payload
-    pdu = smpp.make_pdu("submit_sm", client=seq, **fields)
-    return int(pdu.sequence), bytes(pdu.generate())
+        body += bytes((len(segment.payload),)) + segment.payload
+    sequence = seq.next_sequence()
+    return sequence, HEADER.pack(16 + len(body), SUBMIT_SM, 0, sequence) + body
 
 
 def encode_simple(
     command: str, seq: Sequencer, *, sequence: int | None = None, status: int = 0
 ) -> bytes:
     """enquire_link, unbind, or a *_resp / generic_nack echoing ``sequence``."""
-    pdu = smpp.make_pdu(command, client=seq, status=status)
-    if sequence is not None:
-        pdu.sequence = sequence
-    return bytes(pdu.generate())
+    command_id = COMMAND_IDS[command]
+    number = seq.next_sequence() if sequence is None else sequence
+    # deliver_sm_resp carries an empty message_id C-string (SMPP 3.4 4.6.2).
+    body = b"\x00" if command == "deliver_sm_resp" else b""
+    return HEADER.pack(16 + len(body), command_id, status, number) + body
 
 
 def encode_bind(seq: Sequencer, *, system_id: str, password: str, system_type: str) -> bytes:

@@ -159,9 +159,14 @@ def encode_text(text: str, encoding: Encoding) -> bytes:
     return bytes(out)
 
 
+_REV_EXTENSION = {v: k for k, v in GSM7_EXTENSION.items()}
+
+
 def decode_gsm7(data: bytes) -> str:
     """Unpacked septets to text; an unknown escape falls back to the basic character."""
-    rev_ext = {v: k for k, v in GSM7_EXTENSION.items()}
+    if ESC not in data and max(data, default=0) < 0x80:
+        return "".join([_BASIC[b] for b in data])
+    rev_ext = _REV_EXTENSION
     out = []
     escaped = False
     for b in data:

@@ -244,3 +244,29 @@ def test_admin_changes_apply_to_a_running_sender(session_factory: Factory) -> No
 def _seed_more(factory: Factory, n: int) -> list[int]:
     with transaction(factory) as session:
         return [seed_sms(session, "act1", mobile(100 + i)) for i in range(n)]
+
+
+def test_smsc_closing_mid_pdu_leaves_no_duplicate_and_nothing_lost(
+    session_factory: Factory,
+) -> None:
+    ids = _seed(session_factory, 15)
+    with BackgroundSmsc(SmscFaults(truncate_at=4)) as smsc:
+        service = SmsService(app_settings(smsc_settings(smsc.port)), session_factory)
+        with running(service):
+            wait_for(lambda: _final(session_factory, ids, ("delivered", "uncertain")), timeout=30)
+        assert all(count == 1 for count in smsc.sim.accepted.values())
+    assert "uncertain" in set(states(session_factory).values())
+
+
+def test_silent_smsc_times_out_submits_and_idle_bind_sends_enquire_link(
+    session_factory: Factory,
+) -> None:
+    ids = _seed(session_factory, 3)
+    with BackgroundSmsc(SmscFaults(no_response_after=1)) as smsc:
+        cfg = smsc_settings(smsc.port, response_timeout_s=0.5, enquire_link_s=0.2)
+        service = SmsService(app_settings(cfg), session_factory)
+        with running(service):
+            wait_for(lambda: _final(session_factory, ids, ("delivered", "uncertain")), timeout=30)
+            wait_for(lambda: smsc.sim.enquire_links > 0)
+    final = [states(session_factory)[i] for i in ids]
+    assert final[0] == "delivered" and set(final[1:]) == {"uncertain"}

@@ -143,3 +143,48 @@ def test_stop_words(text: str) -> None:
 @pytest.mark.parametrize("text", ["stop die man!", "ik zag hem", "niet stoppen met zoeken"])
 def test_tips_are_not_stop_requests(text: str) -> None:
     assert not is_stop_request(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "concat", "source"),
+    [
+        ("Korte melding", "udh8", "Burgernet"),
+        ("a" * 200 + " €", "udh16", "Burgernet"),
+        ("Let op 🚨 rode jas", "udh8", "+3188001100"),
+        ("x" * 300, "payload", "Burgernet"),
+    ],
+)
+def test_hand_built_submit_sm_is_byte_equal_to_smpplib(text: str, concat: Any, source: str) -> None:
+    from smpplib import smpp
+
+    for part in segment(text, concat=concat, ref=9):
+        ours_seq = codec.Sequencer()
+        sequence, ours = codec.encode_submit(
+            ours_seq, part, source=source, destination="+31612345678"
+        )
+        fields: dict[str, Any] = {
+            "source_addr_ton": 1 if source.lstrip("+").isdigit() else 5,
+            "source_addr_npi": 1 if source.lstrip("+").isdigit() else 0,
+            "source_addr": source.lstrip("+"),
+            "dest_addr_ton": 1,
+            "dest_addr_npi": 1,
+            "destination_addr": "31612345678",
+            "esm_class": part.esm_class,
+            "data_coding": part.data_coding,
+            "registered_delivery": 1,
+        }
+        if part.use_message_payload:
+            fields.update(message_payload=part.payload, short_message=None)
+        else:
+            fields["short_message"] = part.payload
+        theirs = smpp.make_pdu("submit_sm", client=codec.Sequencer(), **fields).generate()
+        assert sequence == 1 and ours == theirs
+
+
+@pytest.mark.parametrize(
+    "command", ["enquire_link", "enquire_link_resp", "deliver_sm_resp", "unbind"]
+)
+def test_hand_built_simple_pdus_decode_with_smpplib(command: str) -> None:
+    data = codec.encode_simple(command, codec.Sequencer(), sequence=42)
+    back = codec.decode(data, codec.Sequencer())
+    assert (back.command, back.sequence, back.status) == (command, 42, 0)
