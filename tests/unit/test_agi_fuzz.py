@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.ivr.agi_protocol import (
@@ -16,6 +16,7 @@ from engine.ivr.agi_protocol import (
 )
 
 
+@settings(deadline=None)  # the machine is shared: no timing in tests
 @given(st.lists(st.text(max_size=80), max_size=20))
 def test_assembler_never_crashes(lines: list[str]) -> None:
     assembler = ReplyAssembler()
@@ -24,6 +25,7 @@ def test_assembler_never_crashes(lines: list[str]) -> None:
             assembler.feed(line)
 
 
+@settings(deadline=None)  # the machine is shared: no timing in tests
 @given(st.text(max_size=400))
 def test_environment_parser_never_crashes(text: str) -> None:
     try:
@@ -33,6 +35,7 @@ def test_environment_parser_never_crashes(text: str) -> None:
     assert all(name.startswith("agi_") for name in env.values)
 
 
+@settings(deadline=None)  # the machine is shared: no timing in tests
 @given(st.lists(st.text(max_size=40), max_size=5))
 def test_encoded_command_is_one_line_or_refused(args: list[str]) -> None:
     try:
