@@ -207,4 +207,4 @@ def write_report(report: ImportReport, path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["line", "external_ref", "error"])
-        w.writerows(report.errors)
+        w.writerows(sorted(report.errors))  # rows fail in two stages; report in file order

@@ -1,0 +1,153 @@
+"""CSV import of participants: separators, BOM, Dutch headers, per-row errors, idempotence."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.cli import main
+from engine.geo.service import Pc4Index
+from engine.participants.csv_import import ImportFileError, import_csv
+from engine.participants.models import Address, Participant, Phone
+
+pytestmark = pytest.mark.integration
+
+HEADER = ["referentie", "naam", "telefoon", "postcode", "huisnummer", "kanaal", "tijdvenster"]
+GOOD = [
+    ["R1", "Anna de Vries", "06-12345678", "7411 AB", "12", "beide", ""],
+    ["R2", "Bram Bakker", "0570 612345", "7412CD", "3a", "spraak", "ma-vr 08:00-17:00"],
+    ["R3", "Céline Öztürk", "+31 6 87654321", "1012", "1", "sms", ""],
+]
+BAD = [  # (row, expected error code)
+    (["R4", "Onbekend", "0611111111", "1000 AA", "1", "beide", ""], "unknown_postcode"),
+    (["R5", "Kapot", "06-1234", "7411", "1", "beide", ""], "invalid_phone"),
+    (["R6", "Buitenland", "+32 470 12 34 56", "7411", "1", "beide", ""], "invalid_phone"),
+    (["R7", "Dubbel", "06 12345678", "7413", "1", "beide", ""], "duplicate_phone"),
+    (["R8", "Jan\u0007Bel", "0622222222", "7411", "1", "beide", ""], "invalid_text"),
+    (["R9", "Kanaal", "0633333333", "7411", "1", "duif", ""], "invalid_channel"),
+    (["R10", "Venster", "0644444444", "7411", "1", "beide", "ma-vr 18:00-18:00"],
+     "invalid_window"),
+]
+
+
+def _write(path: Path, rows: list[list[str]], *, sep: str = ";", bom: bool = False,
+           header: list[str] = HEADER) -> Path:
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter=sep)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _index(factory: sessionmaker[Session]) -> Pc4Index:
+    with factory() as s:
+        return Pc4Index.load(s)
+
+
+def _participants(factory: sessionmaker[Session]) -> int:
+    with factory() as s:
+        return int(s.scalar(select(func.count()).select_from(Participant)) or 0)
+
+
+@pytest.mark.parametrize(("sep", "bom"), [(";", True), (",", False), (";", False)])
+def test_good_rows_are_imported_with_dutch_headers(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path, sep: str, bom: bool) -> None:
+    path = _write(tmp_path / "deelnemers.csv", GOOD, sep=sep, bom=bom)
+    report = import_csv(geo_session_factory, path, _index(geo_session_factory))
+    assert (report.accepted, report.rejected, report.errors) == (3, 0, [])
+    with geo_session_factory() as s:
+        bram = s.scalars(select(Participant).where(Participant.external_ref == "R2")).one()
+        assert (bram.name, bram.channel_pref) == ("Bram Bakker", "voice")
+        assert [(p.e164, p.kind) for p in bram.phones] == [("+31570612345", "landline")]
+        addr = bram.addresses[0]
+        assert (addr.postcode, addr.house_number, addr.pc4) == ("7412 CD", "3a", "7412")
+        assert (addr.days_mask, addr.start_minute, addr.end_minute) == (0b11111, 480, 1020)
+        celine = s.scalars(select(Participant).where(Participant.external_ref == "R3")).one()
+        assert celine.name == "Céline Öztürk" and celine.channel_pref == "sms"
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    rows = GOOD + [r for r, _ in BAD]
+    path = _write(tmp_path / "deelnemers.csv", rows)
+    report = import_csv(geo_session_factory, path, _index(geo_session_factory), batch=4)
+    assert report.accepted == 3 and report.rejected == len(BAD)
+    got = {line: msg.split(":", 1)[0] for line, _, msg in report.errors}
+    # Header is line 1, GOOD rows are lines 2-4, BAD rows start at line 5.
+    assert got == {5 + i: code for i, (_, code) in enumerate(BAD)}
+    assert _participants(geo_session_factory) == 3
+    with geo_session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Phone)) == 3
+        assert s.scalar(select(func.count()).select_from(Address)) == 3
+
+
+def test_reimport_changes_nothing_and_an_edited_row_updates(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    index = _index(geo_session_factory)
+    path = _write(tmp_path / "deelnemers.csv", GOOD)
+    import_csv(geo_session_factory, path, index)
+    again = import_csv(geo_session_factory, path, index)
+    assert (again.accepted, again.updated, again.unchanged, again.rejected) == (0, 0, 3, 0)
+    edited = [[*GOOD[0][:3], "7413 EF", *GOOD[0][4:]], *GOOD[1:]]
+    third = import_csv(geo_session_factory, _write(tmp_path / "v2.csv", edited), index)
+    assert (third.accepted, third.updated, third.unchanged) == (0, 1, 2)
+    assert _participants(geo_session_factory) == 3
+    with geo_session_factory() as s:
+        anna = s.scalars(select(Participant).where(Participant.external_ref == "R1")).one()
+        assert [a.pc4 for a in anna.addresses] == ["7413"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty"),
+    ("referentie;naam;telefoon;postcode\nR1;Jos\xe9;0612345678;7411\n".encode("latin-1"),
+     "not UTF-8"),
+    (b"naam;adres\nJan;Dorpsstraat 1\n", "phone column"),
+])
+def test_bad_file_is_one_clear_error_and_stores_nothing(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path, content: bytes,
+        message: str) -> None:
+    path = tmp_path / "deelnemers.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportFileError, match=message):
+        import_csv(geo_session_factory, path, _index(geo_session_factory))
+    assert _participants(geo_session_factory) == 0
+
+
+def test_wrong_encoding_late_in_the_file_stores_nothing(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    path = _write(tmp_path / "deelnemers.csv", GOOD * 1)
+    rows = [[f"X{i}", "Naam", f"06{20000000 + i}", "7411", "1", "beide", ""]
+            for i in range(3000)]
+    _write(path, GOOD + rows)
+    with path.open("ab") as fh:
+        fh.write("X9;Jos\xe9;0699999999;7411;1;beide;\n".encode("latin-1"))
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        import_csv(geo_session_factory, path, _index(geo_session_factory), batch=500)
+    assert _participants(geo_session_factory) == 0
+
+
+def test_cli_import_writes_report_file(
+        sqlite_url: str, geo_session_factory: sessionmaker[Session], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BNET_STORE__URL", sqlite_url)
+    path = _write(tmp_path / "deelnemers.csv", GOOD + [r for r, _ in BAD], bom=True)
+    assert main(["participants", "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "accepted 3" in out and f"rejected {len(BAD)}" in out
+    report = tmp_path / "deelnemers.errors.csv"
+    assert report.exists()
+    lines = list(csv.reader(report.read_text(encoding="utf-8").splitlines()))
+    assert lines[0] == ["line", "external_ref", "error"]
+    assert [row[:2] for row in lines[1:]] == [[str(5 + i), r[0]] for i, (r, _) in enumerate(BAD)]
+    assert main(["participants", "import", str(path)]) == 0
+    assert "unchanged 3" in capsys.readouterr().out
+    empty = tmp_path / "leeg.csv"
+    empty.write_bytes(b"")
+    assert main(["participants", "import", str(empty)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "bnet: error: leeg.csv is empty"
+    assert _participants(geo_session_factory) == 3
