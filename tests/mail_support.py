@@ -220,3 +220,35 @@ def state(factory: sessionmaker[Session], email_id: int) -> tuple[str, str | Non
         row = session.get(EmailMessage, email_id)
         assert row is not None
         return row.state, row.error
+
+
+def dsn_bytes(
+    original_headers: str,
+    *,
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "smtp; 550 5.1.1 <jan@example.nl>: Recipient address rejected",
+    headers_only: bool = False,
+) -> bytes:
+    """A delivery status notification as Postfix writes it (RFC 3464), for ``original``."""
+    kind = "text/rfc822-headers" if headers_only else "message/rfc822"
+    original = original_headers.strip() + ("\n" if headers_only else "\n\nDe inhoud.\n")
+    return (
+        "From: MAILER-DAEMON@mx.example.nl (Mail Delivery System)\n"
+        "To: noreply@burgernet.example\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n'
+        "\n--B\nContent-Type: text/plain; charset=us-ascii\n\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\n"
+        "\n--B\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.nl\n"
+        "Arrival-Date: Tue, 24 Nov 2026 13:00:00 +0100 (CET)\n\n"
+        "Final-Recipient: rfc822; jan@example.nl\n"
+        "Original-Recipient: rfc822;jan@example.nl\n"
+        f"Action: {action}\nStatus: {status}\n"
+        "Remote-MTA: dns; mail.example.nl\n"
+        f"Diagnostic-Code: {diagnostic}\n"
+        f"\n--B\nContent-Type: {kind}\n\n{original}"
+        "\n--B--\n"
+    ).encode()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from engine.config import Settings
 from engine.errors import CliError, EngineError
 from engine.mail import records
 from engine.mail.compose import Envelope, compose, parse_address, parse_mailbox, unsubscribe_url
+from engine.mail.dsn import parse_dsn
 from engine.mail.sender import SmtpSender
 from engine.mail.service import send_queued
 from engine.store.db import make_engine, make_sessionmaker, transaction
@@ -45,9 +47,10 @@ def register(sub: Any) -> None:
     p = mail.add_parser("requeue", help="send an uncertain or failed e-mail again")
     p.add_argument("email_id", type=int)
     p.set_defaults(handler=_requeue)
-    p = mail.add_parser("bounce", help="record a bounce (DSN) by row ID or Message-ID")
-    p.add_argument("ref", help="e-mail row ID or the Message-ID of the bounced message")
-    p.add_argument("--reason", required=True)
+    p = mail.add_parser("bounce", help="record a bounce: from a DSN file, or by ID/Message-ID")
+    p.add_argument("ref", nargs="?", help="e-mail row ID or the Message-ID of the bounced message")
+    p.add_argument("--reason", help="why it bounced (with REF)")
+    p.add_argument("--dsn", type=Path, help="a delivery status notification (.eml) to read")
     p.set_defaults(handler=_bounce)
 
 
@@ -124,13 +127,27 @@ def _requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bounce(args: argparse.Namespace, settings: Settings) -> int:
-    ref: int | str = int(args.ref) if args.ref.isdigit() else args.ref
+    ref, reason = _bounce_source(args)
     with _store(settings) as factory:
         try:
             with transaction(factory) as session:
-                row = records.record_bounce(session, ref, args.reason)
+                row = records.record_bounce(session, ref, reason)
                 email_id = row.id
         except EngineError as exc:
             raise CliError(exc.message) from exc
     print(f"e-mail {email_id} recorded as bounced")
     return 0
+
+
+def _bounce_source(args: argparse.Namespace) -> tuple[int | str, str]:
+    if args.dsn is not None:
+        try:
+            bounce = parse_dsn(args.dsn.read_bytes())
+        except OSError as exc:
+            raise CliError(f"cannot read {args.dsn}: {exc.strerror}") from exc
+        if bounce is None:
+            raise CliError(f"{args.dsn} is no delivery status notification with a failure")
+        return bounce.message_id, bounce.reason
+    if not args.ref or not args.reason:
+        raise CliError("give --dsn FILE, or REF with --reason")
+    return (int(args.ref) if args.ref.isdigit() else args.ref), args.reason

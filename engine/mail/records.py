@@ -17,6 +17,7 @@ from engine.actions import dossier
 from engine.actions.models import EmailMessage
 from engine.errors import NotFound
 from engine.mail.compose import digest_matches, email_id_from_message_id
+from engine.mail.dsn import scrub_addresses
 from engine.store.base import utcnow
 
 ACTOR = "mail"
@@ -84,6 +85,7 @@ def record_bounce(session: Session, ref: int | str, reason: str) -> EmailMessage
         raise NotFound(f"no e-mail message matches {ref!r}", code="email_not_found")
     if row.state == "bounced":
         return row
+    reason = scrub_addresses(reason)
     row.state = "bounced"
     row.error = f"bounce: {reason}"[:300]
     _dossier(session, row, "email_bounced", {"reason": reason[:200]})

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.actions.models import EmailMessage
 from engine.cli import main
 from engine.store.db import transaction
-from tests.mail_support import SECRET, SmtpServer, add_action, add_email, smtp_server, state
+from tests.mail_support import (
+    SECRET,
+    SmtpServer,
+    add_action,
+    add_email,
+    dsn_bytes,
+    smtp_server,
+    state,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +136,28 @@ def test_recover_requeue_and_bounce(
         assert main(["--config", cfg, "mail", "requeue", str(email_id)]) == 2
     assert state(session_factory, email_id) == ("bounced", "bounce: 5.1.1")
     assert "is not uncertain or failed" in capsys.readouterr().err
+
+
+def test_bounce_from_a_dsn_file(
+    tmp_path: Path,
+    sqlite_url: str,
+    session_factory: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_action(session_factory)
+    email_id = add_email(session_factory, "jan@example.nl")
+    with smtp_server() as srv:
+        cfg = _config(tmp_path, sqlite_url, srv)
+        assert main(["--config", cfg, "mail", "send-queued"]) == 0
+        sent = srv.handler.received[0].message()
+    headers = "".join(f"{k}: {v}\n" for k, v in sent.items() if k in ("From", "To", "Message-ID"))
+    dsn = tmp_path / "bounce.eml"
+    dsn.write_bytes(dsn_bytes(headers))
+    assert main(["--config", cfg, "mail", "bounce", "--dsn", str(dsn)]) == 0
+    assert state(session_factory, email_id) == (
+        "bounced",
+        "bounce: 5.1.1 550 5.1.1 <<adres>>: Recipient address rejected",
+    )
+    dsn.write_bytes(b"Subject: gewone mail\n\nhallo\n")
+    assert main(["--config", cfg, "mail", "bounce", "--dsn", str(dsn)]) == 2
+    assert "no delivery status notification" in capsys.readouterr().err
