@@ -20,7 +20,7 @@ Public interface
 
 * ``await client.start()`` runs the supervisor loop (connect, login, filters, watchdog,
   reconnect with exponential backoff + jitter); ``await client.stop()``; ``client.state`` is
-  ``"stopped" | "connecting" | "connected" | "backoff"``; ``await client.wait_connected(t)``.
+  ``"stopped" | "connecting" | "connected" | "backoff" | "disconnected"``; ``await client.wait_connected(t)``.
   ``on_connected(client)`` / ``on_disconnected(client, reason)`` are plain callbacks.
 * ``await client.connect()`` one connection + login without the supervisor (tests, CLI);
   bad credentials raise ``AmiLoginError`` (Asterisk answers after ~1 s, then closes).
@@ -213,6 +213,7 @@ class AmiClient:
         writer, self._writer = self._writer, None
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self.state = "disconnected"
         self._closed.set()
         for task in self._tasks:
             if task is not asyncio.current_task():

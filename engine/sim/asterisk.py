@@ -119,7 +119,12 @@ class _Session:
             )
             self.send(ev.response(aid, "Error", text))
             return True
-        result: bool = handler(msg, aid)
+        try:
+            result: bool = handler(msg, aid)
+        except Exception:
+            log.exception("simulator: %s failed", msg.name)
+            self.send(ev.response(aid, "Error", "Internal simulator error"))
+            return True
         return result
 
     async def login(self, msg: AmiMessage) -> bool:

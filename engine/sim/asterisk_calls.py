@@ -27,9 +27,8 @@ from engine.sim.asterisk_model import (
     OriginateRecord,
     SimCall,
     SimConfig,
-    hold_time,
     plan_outcome,
-    ring_time,
+    plan_times,
 )
 
 __all__ = ["CallEngine", "OriginateError"]
@@ -121,12 +120,18 @@ class CallEngine:
             cid_name=_cid(msg.get("CallerID") or "")[1],
             timeout_s=int(msg.get("Timeout") or 30000) / 1000,
             outcome=plan_outcome(self.config, number, self.rng),
+            ring_s=0.0,
+            hold_s=0.0,
             other_channel_id=msg.get("OtherChannelId") or "",
         )
         if call.tech == "Local":
             call.local_context = where
+        # Drawn now, in arrival order, so a seed reproduces every call whatever the timing.
+        call.ring_s, call.hold_s = plan_times(self.config, call.outcome, self.rng)
         self.originates.append(
-            OriginateRecord(call.action_id, call.channel_id, channel, time.monotonic())
+            OriginateRecord(
+                call.action_id, call.channel_id, channel, time.monotonic(), call.outcome.kind
+            )
         )
         self.stats["originates"] += 1
         return call
@@ -185,7 +190,7 @@ class CallEngine:
                 self.later(call, SIP_TIMER_B_S, self.reject, 18, 408, "NOANSWER")
         else:
             self.later(call, 0.002, self.ringing)
-            ring = ring_time(self.config, call.outcome, self.rng)
+            ring = call.ring_s
             if kind == "answer" and ring < timeout:
                 self.later(call, ring, self.answer)
             else:
@@ -271,7 +276,7 @@ class CallEngine:
     def hold(self, call: SimCall) -> None:
         hook = self.config.on_answer
         if hook is None:
-            self.later(call, hold_time(self.config, call.outcome, self.rng), self.end_normal)
+            self.later(call, call.hold_s, self.end_normal)
             return
 
         async def run_hook() -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine.sim import asterisk_events as ev
 from engine.sim.asterisk_events import SimChannel
-from engine.sim.asterisk_model import REJECTIONS, SimCall, hold_time, ring_time
+from engine.sim.asterisk_model import REJECTIONS, SimCall
 
 if TYPE_CHECKING:
     from engine.sim.asterisk_calls import CallEngine
@@ -79,7 +79,7 @@ def start_local(engine: CallEngine, call: SimCall) -> None:
             call, engine.config.reject_s, partial(_local_fail, engine), *REJECTIONS[kind], 0
         )
         return
-    ring = ring_time(engine.config, call.outcome, engine.rng)
+    ring = call.ring_s
     if kind == "answer" and ring < call.timeout_s:
         engine.later(call, ring, partial(_local_answer, engine))
     else:
@@ -128,9 +128,7 @@ def _local_answer(engine: CallEngine, call: SimCall) -> None:
     engine.emit(engine.originate_response(call, True, 4, one.name))
     one.context, one.exten, one.priority = call.context, call.exten, call.priority
     engine.stats["answered"] += 1
-    engine.later(
-        call, hold_time(engine.config, call.outcome, engine.rng), partial(_local_end, engine), 16
-    )
+    engine.later(call, call.hold_s, partial(_local_end, engine), 16)
 
 
 def _local_end(engine: CallEngine, call: SimCall, cause: int) -> None:
@@ -253,9 +251,7 @@ def _agent_answers(engine: CallEngine, call: SimCall) -> None:
     engine.emit(ev.dial_event("DialEnd", agent, ch, ("DialStatus", "ANSWER")))
     engine.emit(ev.queue_event("QueueCallerLeave", ch, 1, 0))
     engine.emit(ev.agent_event("AgentConnect", ch, agent, ("HoldTime", ring), ("RingTime", ring)))
-    engine.later(
-        call, hold_time(engine.config, call.outcome, engine.rng), partial(_queue_end, engine), 16
-    )
+    engine.later(call, call.hold_s, partial(_queue_end, engine), 16)
 
 
 def _queue_end(engine: CallEngine, call: SimCall, cause: int) -> None:

@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 
 from engine.sim.asterisk_events import SimChannel
 
-__all__ = ["OUTCOME_KINDS", "OriginateRecord", "Outcome", "SimCall", "SimConfig", "plan_outcome"]
+__all__ = [
+    "OUTCOME_KINDS",
+    "OriginateRecord",
+    "Outcome",
+    "SimCall",
+    "SimConfig",
+    "plan_outcome",
+    "plan_times",
+]
 
 OUTCOME_KINDS = ("answer", "busy", "notfound", "congestion", "noanswer", "unreachable")
 #: (Hangup Cause, SIP status as TechCause, DialStatus) of the rejections (02, 04, 05).
@@ -97,6 +105,7 @@ class OriginateRecord:
     channel_id: str
     channel: str
     at: float
+    outcome: str
 
 
 @dataclass(slots=True)
@@ -118,6 +127,8 @@ class SimCall:
     cid_name: str
     timeout_s: float
     outcome: Outcome
+    ring_s: float
+    hold_s: float
     other_channel_id: str = ""
     local_context: str = ""
     chan: SimChannel | None = None
@@ -141,6 +152,11 @@ def plan_outcome(config: SimConfig, number: str, rng: random.Random) -> Outcome:
     kinds = list(config.weights)
     kind = rng.choices(kinds, weights=[config.weights[k] for k in kinds])[0]
     return Outcome(kind=kind)
+
+
+def plan_times(config: SimConfig, outcome: Outcome, rng: random.Random) -> tuple[float, float]:
+    """(ring time, hold time) of one call."""
+    return ring_time(config, outcome, rng), hold_time(config, outcome, rng)
 
 
 def ring_time(config: SimConfig, outcome: Outcome, rng: random.Random) -> float:

@@ -142,7 +142,7 @@ async def test_bad_login_is_a_clear_error(fake: FakeAmi) -> None:
     client = AmiClient(config(fake.port, secret="wrong"))
     with pytest.raises(AmiLoginError, match="Authentication failed"):
         await client.connect()
-    assert client.state == "stopped"
+    assert client.state == "disconnected"
 
 
 async def test_hangup_always_sends_a_cause_and_errors_raise(fake: FakeAmi) -> None:
