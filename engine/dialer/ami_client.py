@@ -20,7 +20,8 @@ Public interface
 
 * ``await client.start()`` runs the supervisor loop (connect, login, filters, watchdog,
   reconnect with exponential backoff + jitter); ``await client.stop()``; ``client.state`` is
-  ``"stopped" | "connecting" | "connected" | "backoff" | "disconnected"``; ``await client.wait_connected(t)``.
+  ``"stopped" | "connecting" | "connected" | "backoff" | "disconnected"``;
+  ``await client.wait_connected(t)``.
   ``on_connected(client)`` / ``on_disconnected(client, reason)`` are plain callbacks.
 * ``await client.connect()`` one connection + login without the supervisor (tests, CLI);
   bad credentials raise ``AmiLoginError`` (Asterisk answers after ~1 s, then closes).
