@@ -131,6 +131,9 @@ def _prepare(session: Session, ctx: MailContext, row: EmailMessage) -> _Prepared
     if participant is None or participant.status != "active" or not participant.email:
         records.mark_unsent(session, row, "cancelled", "participant unsubscribed or erased")
         return "cancelled"
+    if participant.email != row.address:
+        # They changed their address after the row was queued: their current one is the wish.
+        row.address = participant.email
     try:
         return _build(ctx, row, participant.name)
     except InvalidAddress as exc:

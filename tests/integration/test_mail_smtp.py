@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import dossier
-from engine.actions.models import DossierEntry
+from engine.actions.models import DossierEntry, EmailMessage
 from engine.errors import NotFound
 from engine.mail.ratelimit import TokenBucket
 from engine.mail.records import record_bounce
 from engine.mail.sender import SmtpSender, TransportError
 from engine.mail.service import MailContext, send_email, send_queued
 from engine.mail.unsubscribe import participant_id_from_token
+from engine.participants.models import Participant
 from engine.store.db import transaction
 from tests.mail_support import (
     ACTION_ID,
@@ -73,8 +74,6 @@ def test_batch_sends_plain_and_html_with_unsubscribe_over_one_connection(
     url = msg["List-Unsubscribe"].strip().strip("<>")
     token = url.split("token=", 1)[1]
     with store() as session:
-        from engine.actions.models import EmailMessage
-
         row = session.get(EmailMessage, ids[1])
         assert row is not None
         assert participant_id_from_token(SECRET, token) == row.participant_id
@@ -270,3 +269,20 @@ class _FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+def test_changed_address_after_queueing_gets_the_mail(
+    store: sessionmaker[Session], server: SmtpServer
+) -> None:
+    email_id = add_email(store, "oud-adres@example.nl")
+    with transaction(store) as session:
+        row = session.get(EmailMessage, email_id)
+        assert row is not None
+        person = session.get(Participant, row.participant_id)
+        assert person is not None
+        person.email = "nieuw-adres@example.nl"
+    assert send_queued(store, server.settings()).states == {"sent": 1}
+    assert [r.rcpt_tos for r in server.handler.received] == [["nieuw-adres@example.nl"]]
+    message_id = server.handler.received[0].message()["Message-ID"]
+    with transaction(store) as session:
+        assert record_bounce(session, message_id, "5.1.1").id == email_id
