@@ -30,7 +30,8 @@ Public interface
   action_id=, on_event=)`` -> ``OriginateAck``: always ``Async: true`` with your ChannelId;
   returns on the immediate ``Success``, raises ``AmiActionError`` on ``Error``.  The outcome
   comes later as events (``OriginateResponse``, ``DialEnd``, ``Hangup`` ...): pass ``on_event``
-  (registered before the bytes are written, so nothing is missed) or ``subscribe()`` first.
+  (registered before the bytes are written, so nothing is missed; close
+  ``ack.subscription`` after the Hangup) or ``subscribe()`` first.
 * ``hangup(channel, cause=16)``, ``redirect(channel, context, exten, priority=1)``,
   ``core_show_channels() -> list[AmiMessage]``, ``ping()``, ``add_filter(regex)``,
   ``send_action(name, headers, list_action=False, timeout=None)``.
@@ -104,6 +105,8 @@ class AmiConfig:
 class OriginateAck:
     action_id: str
     channel_id: str
+    #: The ``on_event`` subscription, if any: close it once the call is over.
+    subscription: Subscription | None = None
 
 
 class AmiClient:
@@ -367,7 +370,7 @@ class AmiClient:
             if sub is not None:
                 sub.close()
             raise
-        return OriginateAck(action_id, channel_id)
+        return OriginateAck(action_id, channel_id, sub)
 
     async def hangup(self, channel: str, cause: int = 16) -> AmiMessage:
         # Without a Cause Asterisk reports 0 "Unknown" (transcript 19): always send one.

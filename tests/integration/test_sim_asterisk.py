@@ -16,6 +16,7 @@ import pytest
 from engine.dialer.ami_client import AmiActionError, AmiClient, AmiConfig, AmiConnectionLost
 from engine.dialer.ami_protocol import AmiMessage, AmiParser
 from engine.sim.asterisk import AsteriskSim, Outcome, SimCall, SimConfig
+from engine.sim.asterisk_events import frame
 from tests.ami_support import TRANSCRIPTS, transcript
 
 pytestmark = pytest.mark.integration
@@ -80,39 +81,45 @@ class Raw:
         return msg
 
 
+@pytest.mark.skipif(not TRANSCRIPTS.exists(), reason="../shared/asterisk/transcripts missing")
 async def test_hostile_input_is_answered_like_transcript_11() -> None:
+    """Send transcript 11's own hostile actions; compare with what Asterisk answered."""
+    t = transcript("11")
+    sent = {tm.message.action_id: tm.message for tm in t.messages("AMI>")}
+    recorded = {
+        m.message.action_id: m.message for m in t.messages("AMI<") if m.message.kind == "response"
+    }
+    before_login = ["ping-1", "coreshowchannels-2"]
+    after_login = [
+        "nosuchaction-2",
+        "no-action-1",
+        "originate-3",
+        "long-header",
+        "long-action",
+        "after-long",
+    ]
+    answers: dict[str, AmiMessage] = {}
     async with AsteriskSim(config()) as sim:
         raw = await Raw.open(sim.port)
         assert (await raw.next()).kind == "banner"  # type: ignore[union-attr]
-        denied = await raw.ask(b"Action: Ping\r\nActionID: ping-1\r\n\r\n")
-        assert denied is not None and denied["Message"] == "Permission denied"
-        bad = await raw.ask(b"Action: Login\r\nUsername: engine\r\nSecret: wrong\r\n\r\n")
-        assert bad is not None and bad["Message"] == "Authentication failed"
+        for aid in [*before_login, "login-3"]:
+            answers[aid] = await raw.ask(frame(sent[aid].headers))  # type: ignore[assignment]
         assert await raw.next() is None, "the server closes after a bad login"
         raw.close()
 
         raw = await Raw.open(sim.port)
         await raw.ask(b"Action: Login\r\nUsername: engine\r\nSecret: engine-secret\r\n\r\n")
-        answers = {}
-        for aid, text in [
-            ("unknown", b"Action: NoSuchAction\r\nActionID: unknown\r\n\r\n"),
-            ("noaction", b"ActionID: noaction\r\nFoo: bar\r\n\r\n"),
-            ("nochan", b"Action: Originate\r\nActionID: nochan\r\nExten: s\r\n\r\n"),
-            ("long", b"Action: Ping\r\nActionID: long\r\nX-Padding: " + b"A" * 2000 + b"\r\n\r\n"),
-            ("after", b"Action: Ping\r\nActionID: after\r\n\r\n"),
-        ]:
-            msg = await raw.ask(text)
-            assert msg is not None and msg.action_id == aid
-            answers[aid] = msg.get("Message") or msg.get("Ping")
+        for aid in after_login:
+            answers[aid] = await raw.ask(frame(sent[aid].headers))  # type: ignore[assignment]
         raw.close()
-    assert answers == {
-        "unknown": "Invalid/unknown command: NoSuchAction. "
-        "Use Action: ListCommands to show available commands.",
-        "noaction": "Missing action in request",
-        "nochan": "Channel not specified",
-        "long": "Failed to parse message: line too long",
-        "after": "Pong",
-    }
+    for aid in [*before_login, "login-3", *after_login]:
+        got, want = answers[aid], recorded[aid]
+        assert (got.action_id, got.response, got.get("Message"), got.get("Ping")) == (
+            want.action_id,
+            want.response,
+            want.get("Message"),
+            want.get("Ping"),
+        ), aid
 
 
 async def test_unknown_endpoint_fails_at_once_without_channel_events() -> None:

@@ -190,3 +190,45 @@ def check_originate_response(
     if [k for k, _ in rec.headers] != [k for k, _ in sim.headers]:
         problems.append(f"{originate.action_id}: OriginateResponse headers differ")
     return problems
+
+
+async def test_channel_cap_of_transcript_17_gives_the_same_outcomes() -> None:
+    """17(b): 4 capped Local originates (2 refused; which two varies, so compare as a
+    multiset) and 4 to the device-state-capped endpoint (all answered)."""
+    scenario = Scenario(
+        {f"17{n}": answer(1.0, 2.0) for n in range(11, 25)}, filtered=True, scale=0.02
+    )
+    t = transcript("17")
+    result = await run("17", scenario)
+
+    def outcomes(events: list[tuple[float, AmiMessage]]) -> list[tuple[str, ...]]:
+        out = []
+        for orig in originates("17"):
+            mine = [
+                m
+                for _, m in events
+                if orig["ChannelId"] in (m.get("Uniqueid"), m.get("DestUniqueid"))
+            ]
+            kinds = {
+                m.event: m for m in mine if m.event in ("OriginateResponse", "Hangup", "DialEnd")
+            }
+            capped = any(
+                m.get("UserEvent") == "OutboundCapped"
+                for _, m in events
+                if m.get("Linkedid") == orig["ChannelId"]
+            )
+            out.append(
+                (
+                    orig["Channel"].split("@")[1],
+                    kinds["OriginateResponse"]["Reason"],
+                    kinds["Hangup"]["Cause"],
+                    kinds["DialEnd"]["DialStatus"],
+                    str(capped),
+                )
+            )
+        return sorted(out)
+
+    recorded = [(tm.offset, tm.message) for tm in t.messages("AMI<") if tm.message.kind == "event"]
+    got = outcomes(result.events())
+    assert got == outcomes(recorded)
+    assert sum(o[-1] == "True" for o in got) == 2, got
