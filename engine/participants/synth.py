@@ -63,6 +63,16 @@ class _Numbers:
         self.mobile += 1
         return f"+319700{self.mobile:07d}"
 
+    def continue_after(self, conn: Connection) -> None:
+        """Start each area's landline counter after the numbers an earlier run created."""
+        for code in set(AREA_BY_PROVINCE.values()):
+            prefix = f"+31{code}0"
+            last = conn.execute(select(func.max(Phone.e164)).where(
+                Phone.e164 >= prefix, Phone.e164 < prefix + ":",
+                func.length(Phone.e164) == len(prefix) + 6)).scalar_one_or_none()
+            if last:
+                self.landline[code] = int(last[len(prefix):])
+
     def next_landline(self, province: str) -> str:
         code = AREA_BY_PROVINCE.get(province, "30")
         n = self.landline.get(code, 0) + 1
@@ -82,6 +92,7 @@ def generate(
     rng = random.Random(cfg.seed)
     first_id = int(conn.execute(select(func.coalesce(func.max(Participant.id), 0))).scalar_one())
     numbers = _Numbers(first_id)
+    numbers.continue_after(conn)
     now = datetime.now(UTC)
     buf: dict[str, list[dict[str, Any]]] = {"p": [], "ph": [], "a": []}
     pid = first_id
