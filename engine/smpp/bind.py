@@ -23,6 +23,7 @@ from engine.smpp.jobs import (
     BindState,
     DeliveryReport,
     Event,
+    JobQueue,
     MoMessage,
     Rejected,
     SegmentAccepted,
@@ -54,39 +55,6 @@ class ConnectionLost(Exception):
 
 class BindRefused(Exception):
     pass
-
-
-class JobQueue:
-    """Jobs waiting for any bind of one SMSC; a job a dead bind never sent goes back in front."""
-
-    def __init__(self) -> None:
-        self._items: deque[SubmitJob] = deque()
-        self._lock = threading.Lock()
-
-    def push(self, job: SubmitJob) -> None:
-        with self._lock:
-            self._items.append(job)
-
-    def push_front(self, job: SubmitJob) -> None:
-        with self._lock:
-            self._items.appendleft(job)
-
-    def pop(self) -> SubmitJob | None:
-        with self._lock:
-            return self._items.popleft() if self._items else None
-
-    def drain(self) -> list[SubmitJob]:
-        with self._lock:
-            items = list(self._items)
-            self._items.clear()
-            return items
-
-    def snapshot(self) -> list[SubmitJob]:
-        with self._lock:
-            return list(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class BindWorker(threading.Thread):
@@ -238,11 +206,10 @@ class BindWorker(threading.Thread):
     # Session ------------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        while not self._stop_event.is_set():
+        # Stopping or disabling ends with an unbind that first lets the window drain.
+        while not self._stop_event.is_set() and self.cfg().enabled:
             now = time.monotonic()
             cfg = self.cfg()
-            if not cfg.enabled:
-                raise ConnectionLost("disabled by admin")
             self._bucket.set_rate(cfg.max_tps)
             self._check_timers(now, cfg)
             self._send_acks()

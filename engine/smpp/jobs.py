@@ -1,7 +1,9 @@
-"""What travels between the SMS service and the binds: jobs in, events out (plain data)."""
+"""What travels between the SMS service and the binds: jobs in (a JobQueue), events out."""
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -120,3 +122,36 @@ Event = (
     | MoMessage
     | BindState
 )
+
+
+class JobQueue:
+    """Jobs waiting for any bind of one SMSC; a job a dead bind never sent goes back in front."""
+
+    def __init__(self) -> None:
+        self._items: deque[SubmitJob] = deque()
+        self._lock = threading.Lock()
+
+    def push(self, job: SubmitJob) -> None:
+        with self._lock:
+            self._items.append(job)
+
+    def push_front(self, job: SubmitJob) -> None:
+        with self._lock:
+            self._items.appendleft(job)
+
+    def pop(self) -> SubmitJob | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def drain(self) -> list[SubmitJob]:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+    def snapshot(self) -> list[SubmitJob]:
+        with self._lock:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)

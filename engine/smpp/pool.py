@@ -12,8 +12,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from engine.smpp.bind import BindWorker, JobQueue
-from engine.smpp.jobs import Event, SubmitJob
+from engine.smpp.bind import BindWorker
+from engine.smpp.jobs import Event, JobQueue, SubmitJob
 from engine.smpp.settings import SmscSettings
 
 log = logging.getLogger(__name__)
