@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from engine.geo.models import Pc4Area
 from engine.participants.models import Address, Participant, Phone
@@ -80,6 +80,33 @@ class _Numbers:
         return f"+31{code}0{n:06d}"
 
 
+_P_COLS = ("id", "external_ref", "name", "email", "channel_pref", "email_followups",
+           "consent_at", "status", "is_tester", "created_at", "updated_at")
+_PH_COLS = ("participant_id", "e164", "kind")
+_A_COLS = ("participant_id", "label", "postcode", "pc4", "house_number", "lat", "lon", "exact",
+           "days_mask", "start_minute", "end_minute")
+_TABLES = (("p", Participant, _P_COLS), ("ph", Phone, _PH_COLS), ("a", Address, _A_COLS))
+
+
+@dataclass(frozen=True)
+class _Values:
+    """Constants already in the driver's form: rows are plain tuples for ``executemany``."""
+
+    now: Any
+    true: Any
+    false: Any
+
+    @classmethod
+    def for_dialect(cls, conn: Connection) -> _Values:
+        def bind(column: Any, value: Any) -> Any:
+            proc = column.type.bind_processor(conn.dialect)
+            return proc(value) if proc else value
+
+        t = Participant.__table__.c
+        return cls(bind(t.created_at, datetime.now(UTC)), bind(t.is_tester, True),
+                   bind(t.is_tester, False))
+
+
 def generate(
     conn: Connection,
     areas: list[Pc4Area],
@@ -93,12 +120,12 @@ def generate(
     first_id = int(conn.execute(select(func.coalesce(func.max(Participant.id), 0))).scalar_one())
     numbers = _Numbers(first_id)
     numbers.continue_after(conn)
-    now = datetime.now(UTC)
-    buf: dict[str, list[dict[str, Any]]] = {"p": [], "ph": [], "a": []}
+    values = _Values.for_dialect(conn)
+    buf: dict[str, list[tuple[Any, ...]]] = {"p": [], "ph": [], "a": []}
     pid = first_id
     for area in _plan(areas, cfg, rng):
         pid += 1
-        _one(pid, area, areas, cfg, rng, numbers, now, buf)
+        _one(pid, area, areas, cfg, rng, numbers, values, buf)
         if len(buf["p"]) >= batch:
             _flush(conn, buf)
             if progress:
@@ -111,45 +138,42 @@ def generate(
 
 
 def _one(pid: int, area: Pc4Area, areas: list[Pc4Area], cfg: SynthConfig, rng: random.Random,
-         numbers: _Numbers, now: datetime, buf: dict[str, list[dict[str, Any]]]) -> None:
+         numbers: _Numbers, v: _Values, buf: dict[str, list[tuple[Any, ...]]]) -> None:
     r = rng.random()
     pref = "both" if r < 0.6 else ("sms" if r < 0.85 else "voice")
-    buf["p"].append({
-        "id": pid, "external_ref": f"synth-{cfg.seed}-{pid}",
-        "name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", "email": None,
-        "channel_pref": pref, "email_followups": False, "consent_at": now, "status": "active",
-        "is_tester": rng.random() < cfg.tester_share, "created_at": now, "updated_at": now,
-    })
+    name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+    tester = v.true if rng.random() < cfg.tester_share else v.false
+    buf["p"].append((pid, f"synth-{cfg.seed}-{pid}", name, None, pref, v.false, v.now,
+                     "active", tester, v.now, v.now))
     mobile = rng.random() < cfg.mobile_share
     first = numbers.next_mobile() if mobile else numbers.next_landline(area.province)
-    buf["ph"].append({"participant_id": pid, "e164": first,
-                      "kind": "mobile" if mobile else "landline"})
+    buf["ph"].append((pid, first, "mobile" if mobile else "landline"))
     if rng.random() < cfg.second_number_share:
-        buf["ph"].append({"participant_id": pid, "e164": numbers.next_landline(area.province),
-                          "kind": "landline"})
+        buf["ph"].append((pid, numbers.next_landline(area.province), "landline"))
     exact = rng.random() < cfg.exact_share
     lat = area.lat + (rng.uniform(-0.004, 0.004) if exact else 0.0)
     lon = area.lon + (rng.uniform(-0.006, 0.006) if exact else 0.0)
-    buf["a"].append(_addr(pid, area, "home", lat, lon, exact, rng))
+    buf["a"].append(_addr(pid, area, "home", lat, lon, v.true if exact else v.false, rng))
     if rng.random() < cfg.work_address_share:
         work = areas[rng.randrange(len(areas))]
-        row = _addr(pid, work, "work", work.lat, work.lon, False, rng)
-        row.update(days_mask=0b0011111, start_minute=8 * 60, end_minute=17 * 60)
-        buf["a"].append(row)
+        buf["a"].append(_addr(pid, work, "work", work.lat, work.lon, v.false, rng,
+                              (0b0011111, 8 * 60, 17 * 60)))
 
 
-def _addr(pid: int, area: Pc4Area, label: str, lat: float, lon: float, exact: bool,
-          rng: random.Random) -> dict[str, Any]:
+def _addr(pid: int, area: Pc4Area, label: str, lat: float, lon: float, exact: Any,
+          rng: random.Random, window: tuple[int, int | None, int | None] = (127, None, None),
+          ) -> tuple[Any, ...]:
     letters = chr(65 + rng.randrange(26)) + chr(65 + rng.randrange(26))
-    return {"participant_id": pid, "label": label, "postcode": f"{area.pc4} {letters}",
-            "pc4": area.pc4, "house_number": str(rng.randint(1, 250)), "lat": lat, "lon": lon,
-            "exact": exact, "days_mask": 127, "start_minute": None, "end_minute": None}
+    return (pid, label, f"{area.pc4} {letters}", area.pc4, str(rng.randint(1, 250)), lat, lon,
+            exact, *window)
 
 
-def _flush(conn: Connection, buf: dict[str, list[dict[str, Any]]]) -> None:
-    if buf["p"]:
-        conn.execute(insert(Participant), buf["p"])
-        conn.execute(insert(Phone), buf["ph"])
-        conn.execute(insert(Address), buf["a"])
-    for v in buf.values():
-        v.clear()
+def _flush(conn: Connection, buf: dict[str, list[tuple[Any, ...]]]) -> None:
+    # Plain DB-API executemany: SQLAlchemy's per-value processing took half the load time.
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for key, model, cols in _TABLES:
+        if buf[key]:
+            sql = (f"INSERT INTO {model.__tablename__} ({', '.join(cols)}) "  # noqa: S608
+                   f"VALUES ({', '.join([mark] * len(cols))})")
+            conn.exec_driver_sql(sql, buf[key])
+        buf[key].clear()
