@@ -1,0 +1,123 @@
+"""Area selection latency at national scale (1.25 million synthetic participants).
+
+A full ``select_participants`` (ids, numbers, distances, nearest first, one entry per number)
+for a 5 km circle around Deventer centre (PC4 7411) and a 10 km circle around Amsterdam centre
+(PC4 1012), on SQLite and on PostgreSQL, compared with a brute-force numpy scan over every
+address coordinate held in memory (arrays loaded once). Stores are cached in var/bench/.
+Prints one JSON object as its last line.
+
+    .venv/bin/python bench/selection.py [--quick] [--runs N] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from common import (
+    NATIONAL,
+    cached_postgres,
+    cached_sqlite,
+    emit,
+    participation_for,
+    pg_unavailable,
+    summary_ms,
+    timed_ms,
+)
+from sqlalchemy import text
+
+from engine.geo.distance import haversine_many
+from engine.geo.service import Pc4Index
+from engine.participants.selection import Circle, select_participants
+from engine.store.db import make_engine, make_sessionmaker
+
+SCENARIOS = {"deventer_5km": ("7411", 5_000.0, 50.0), "amsterdam_10km": ("1012", 10_000.0, 250.0)}
+#: A Tuesday 10:00 in the Netherlands: work addresses count, as in most real actions.
+AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def measure_store(url: str, runs: int) -> dict[str, Any]:
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory() as s:
+        index = Pc4Index.load(s)
+    out: dict[str, Any] = {}
+    for name, (pc4, radius, bound) in SCENARIOS.items():
+        c = index.centroid(pc4)
+        area = Circle(c.lat, c.lon, radius)
+        samples, numbers = [], 0
+        for _ in range(runs + 2):  # the first two warm the page cache
+            with factory() as s:
+                ms, sel = timed_ms(select_participants, s, area, AT, index=index)
+            samples.append(ms)
+            numbers = len(sel)
+        stats = summary_ms(samples[2:])
+        out[name] = {**stats, "bound_ms": bound, "ratio": round(stats["p95_ms"] / bound, 3),
+                     "numbers": numbers}
+    engine.dispose()
+    return out
+
+
+def load_arrays(url: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Every address coordinate joined to its phone numbers, as the numpy baseline scans."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT a.lat, a.lon FROM address a "
+                                 "JOIN phone ph ON ph.participant_id = a.participant_id")).all()
+    engine.dispose()
+    arr = np.array(rows, dtype=np.float64)
+    return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def measure_numpy(url: str, runs: int, index: Pc4Index) -> dict[str, Any]:
+    lats, lons = load_arrays(url)
+    out: dict[str, Any] = {"coordinates": len(lats)}
+    for name, (pc4, radius, _) in SCENARIOS.items():
+        c = index.centroid(pc4)
+
+        def scan(lat: float = c.lat, lon: float = c.lon, r: float = radius) -> int:
+            d = haversine_many(lat, lon, lats, lons)
+            hit = np.nonzero(d <= r)[0]
+            return len(hit[np.argsort(d[hit], kind="stable")])
+
+        samples = [timed_ms(scan)[0] for _ in range(runs)]
+        out[name] = {**summary_ms(samples), "hits": scan()}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="1/20 of the national population")
+    ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--no-pg", action="store_true")
+    args = ap.parse_args()
+    target = NATIONAL // 20 if args.quick else NATIONAL
+    runs = args.runs or (10 if args.quick else 30)
+    p = participation_for(target)
+    sqlite_url = cached_sqlite(p)
+    result: dict[str, Any] = {"bench": "selection", "quick": args.quick, "participants": target,
+                              "runs": runs}
+    result["sqlite"] = measure_store(sqlite_url, runs)
+    reason = "skipped (--no-pg)" if args.no_pg else pg_unavailable()
+    if reason:
+        result["postgresql"] = {"skipped": reason}
+    else:
+        with cached_postgres(p) as pg_url:
+            result["postgresql"] = measure_store(pg_url, runs)
+    engine = make_engine(sqlite_url)
+    with make_sessionmaker(engine)() as s:
+        index = Pc4Index.load(s)
+    engine.dispose()
+    result["numpy_bruteforce"] = measure_numpy(sqlite_url, runs, index)
+    result["db_vs_numpy"] = {
+        store: {name: round(result[store][name]["p50_ms"]
+                            / result["numpy_bruteforce"][name]["p50_ms"], 2)
+                for name in SCENARIOS}
+        for store in ("sqlite", "postgresql") if "skipped" not in result[store]}
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
