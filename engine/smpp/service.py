@@ -94,6 +94,7 @@ class SmsService:
     def shutdown(self) -> None:
         if self._pubsub_thread is not None:
             self._pubsub_thread.stop()
+            self._pubsub_thread.join(2.0)
         unsent = self.pool.stop()
         self.drain(0.0)
         with transaction(self.factory) as session:
@@ -117,9 +118,18 @@ class SmsService:
         try:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(**{WAKE: self._on_wake, CANCEL: self._on_cancel})
-            self._pubsub_thread = pubsub.run_in_thread(sleep_time=0.2, daemon=True)
+            self._pubsub_thread = pubsub.run_in_thread(
+                sleep_time=0.2, daemon=True, exception_handler=self._pubsub_error
+            )
         except Exception as exc:  # polling still works without Redis
             log.warning("no Redis wake-ups, polling only: %s", exc)
+
+    @staticmethod
+    def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:
+        # Redis going away must not kill the listener: polling covers the gap, redis-py
+        # reconnects on the next read.
+        log.warning("Redis wake-up channel: %s", exc)
+        time.sleep(1.0)
 
     def _on_wake(self, message: dict[str, Any]) -> None:
         self.events.put(("wake", ""))

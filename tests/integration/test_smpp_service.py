@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -270,3 +273,34 @@ def test_silent_smsc_times_out_submits_and_idle_bind_sends_enquire_link(
             wait_for(lambda: smsc.sim.enquire_links > 0)
     final = [states(session_factory)[i] for i in ids]
     assert final[0] == "delivered" and set(final[1:]) == {"uncertain"}
+
+
+def test_cancel_on_redis_withdraws_claimed_sms_within_a_second(
+    session_factory: Factory, redis_client: Any
+) -> None:
+    ids = _seed(session_factory, 12)
+    with BackgroundSmsc() as smsc:
+        settings = app_settings(smsc_settings(smsc.port, max_tps=4.0, window=1))
+        service = SmsService(settings, session_factory, redis_client)
+        with running(service):
+            wait_for(lambda: smsc.sim.submits >= 1)
+            redis_client.publish("bnet:sms:cancel", json.dumps({"action_id": "act1"}))
+            wait_for(lambda: "cancelled" in states(session_factory).values(), timeout=1.0)
+            wait_for(lambda: _final(session_factory, ids, ("delivered", "cancelled")))
+        sent = smsc.sim.submits
+    final = states(session_factory)
+    assert sent < 12 and sum(final[i] == "cancelled" for i in ids) == 12 - sent
+
+
+def test_two_senders_on_one_store_send_every_sms_exactly_once(session_factory: Factory) -> None:
+    ids = _seed(session_factory, 80)
+    with BackgroundSmsc() as smsc:
+        settings = app_settings(smsc_settings(smsc.port))
+        first = SmsService(settings, session_factory, node="node-a")
+        second = SmsService(settings, session_factory, node="node-b")
+        with running(first), running(second):
+            wait_for(lambda: _final(session_factory, ids, ("delivered",)), timeout=30)
+        assert sorted(smsc.sim.accepted.values()) == [1] * 80
+    with transaction(session_factory) as session:
+        owners = {c.split(":")[0] for c in session.scalars(select(SmsMessage.claimed_by)) if c}
+    assert owners <= {"node-a", "node-b"}
