@@ -31,7 +31,7 @@ def check_mobile(e164: str) -> None:
     try:
         num = phonenumbers.parse(e164, "NL")
     except phonenumbers.NumberParseException as exc:
-        raise NotMobile(f"not a phone number: {exc}") from exc
+        raise NotMobile(f"not a phone number ({exc}); SMS only to mobile numbers") from exc
     if not phonenumbers.is_valid_number(num):
         raise NotMobile("not a valid phone number; SMS only to mobile numbers")
     kind = phonenumbers.number_type(num)
