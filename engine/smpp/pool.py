@@ -62,6 +62,14 @@ class SmscLink:
     def capacity(self) -> int:
         return self.settings.window * max(1, self.bound())
 
+    def take_untouched(self) -> list[SubmitJob]:
+        """Queued jobs no bind has started; a half-sent one stays to finish here."""
+        jobs = self.inbox.drain()
+        for job in jobs:
+            if not job.untouched:
+                self.inbox.push(job)
+        return [job for job in jobs if job.untouched]
+
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
@@ -134,7 +142,7 @@ class SmscPool:
         moved = 0
         for link in self.links.values():
             if len(link.inbox) and not link.is_up(now):
-                jobs = link.inbox.drain()
+                jobs = link.take_untouched()
                 moved += self._reroute(jobs, avoid=link)
         return moved
 
@@ -177,9 +185,13 @@ class SmscPool:
         return sum(w.sent for link in self.links.values() for w in link.workers)
 
     def stop(self, timeout: float = 5.0) -> list[SubmitJob]:
-        """Stop every bind; returns the jobs no bind has started (safe to queue again)."""
+        """Stop every bind; returns the jobs no bind has started (safe to queue again).
+
+        A job some bind half sent stays behind: its row keeps "submitting" and the next start
+        marks it uncertain rather than sending its first parts twice.
+        """
         for link in self.links.values():
             link.stop()
         for link in self.links.values():
             link.join(timeout)
-        return [job for link in self.links.values() for job in link.inbox.drain()]
+        return [job for link in self.links.values() for job in link.take_untouched()]

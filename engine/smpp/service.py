@@ -248,7 +248,7 @@ class SmsService:
         self._all_down_since = self._all_down_since or now
         if now - self._all_down_since < _ALL_DOWN_RELEASE_S:
             return
-        jobs = [job for link in self.pool.links.values() for job in link.inbox.drain()]
+        jobs = [job for link in self.pool.links.values() for job in link.take_untouched()]
         with transaction(self.factory) as session:
             claims.release(session, [job.sms_id for job in jobs])
         for job in jobs:
