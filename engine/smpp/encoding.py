@@ -240,12 +240,18 @@ def segment(
     ref: int | None = None,
     max_segments: int | None = None,
     encoding: Encoding | None = None,
+    ref_bits: int | None = None,
 ) -> list[Segment]:
     """Split ``text`` into ready-to-send segments (GSM-7 when possible, else UCS-2).
 
-    ``ref`` is the concatenation reference (defaults to a hash of the text); ``max_segments``
-    raises :class:`SmsTooLong` naming the count when the text needs more parts.
+    ``ref`` is the concatenation reference (defaults to a hash of the text); ``ref_bits=16``
+    is a shorthand for ``concat="udh16"``; ``max_segments`` raises :class:`SmsTooLong` naming
+    the count when the text needs more parts.
     """
+    if ref_bits is not None:
+        if ref_bits not in (8, 16):
+            raise ValueError("ref_bits must be 8 or 16")
+        concat = "udh16" if ref_bits == 16 else "udh8"
     _check_text(text)
     if not text:
         raise SmsTextError("SMS text is empty")

@@ -133,3 +133,8 @@ def test_2000_characters_over_budget_names_segment_count() -> None:
 def test_empty_text_is_refused() -> None:
     with pytest.raises(SmsTextError):
         segment("")
+
+
+def test_ref_bits_shorthand_selects_16_bit_reference() -> None:
+    parts = segment("a" * 161, ref_bits=16)
+    assert [p.units for p in parts] == [152, 9]
