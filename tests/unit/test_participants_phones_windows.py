@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.participants.phones import InvalidPhone, parse_phone
 from engine.participants.windows import NL_TZ, InvalidWindow, Window, format_window, parse_window
@@ -92,3 +94,38 @@ def test_bad_windows_are_refused(text: str) -> None:
 
 def test_always_window() -> None:
     assert Window().contains(_at(6, 3)) and format_window(Window()) == "altijd"
+
+
+def _reference(raw: str) -> tuple[str, str] | str:
+    """The plain phonenumbers route, to compare the fast path for common spellings with."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType as T
+
+    try:
+        num = phonenumbers.parse(raw.strip(), "NL")
+    except phonenumbers.NumberParseException:
+        return "invalid"
+    if not phonenumbers.is_valid_number(num) or num.country_code != 31:
+        return "invalid"
+    t = phonenumbers.number_type(num)
+    kind = "mobile" if t == T.MOBILE else (
+        "landline" if t in (T.FIXED_LINE, T.VOIP, T.FIXED_LINE_OR_MOBILE) else "invalid")
+    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return (e164, kind) if kind != "invalid" else "invalid"
+
+
+@settings(max_examples=400, deadline=None)
+@given(prefix=st.sampled_from(["0", "+31", "0031", "+31 ", "00", "", "+3", "0 "]),
+       digits=st.one_of(
+           st.text(alphabet="0123456789", min_size=6, max_size=12),
+           st.builds(str.__add__, st.sampled_from(["6", "97", "20", "570", "10", "85", "88",
+                                                   "66", "800", "900", "14", "91"]),
+                     st.text(alphabet="0123456789", min_size=5, max_size=9))),
+       sep=st.sampled_from(["", " ", "-", "."]))
+def test_fast_path_agrees_with_phonenumbers(prefix: str, digits: str, sep: str) -> None:
+    raw = prefix + sep.join([digits[:3], digits[3:]])
+    try:
+        got: tuple[str, str] | str = (lambda p: (p.e164, p.kind))(parse_phone(raw))
+    except InvalidPhone:
+        got = "invalid"
+    assert got == _reference(raw)
