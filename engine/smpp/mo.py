@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.actions import dossier, progress
+from engine.actions import dossier
 from engine.actions.models import ActionTarget, SmsMessage
 from engine.participants.models import Participant, Phone
 from engine.smpp.encoding import sanitize_text
@@ -47,19 +46,22 @@ def sender_e164(source: str, region: str = "NL") -> str | None:
     return None
 
 
-def handle_mo(session: Session, redis: Any, *, source: str, text: str, smsc: str) -> str:
-    """Act on one incoming SMS; returns what it was taken as: stop, tip or ignored."""
+def handle_mo(session: Session, *, source: str, text: str, smsc: str) -> tuple[str, str | None]:
+    """Act on one incoming SMS: (stop | tip | ignored, the action it concerns).
+
+    The caller announces a tip on the action's progress channel after committing, so the
+    centralist's screen, which recounts from the store, already finds it.
+    """
     e164 = sender_e164(source)
     if e164 is None:
         log.warning("MO from unreadable sender via %s ignored", smsc)
-        return "ignored"
+        return "ignored", None
     if is_stop_request(text):
-        _unsubscribe(session, e164)
-        return "stop"
+        return "stop", _unsubscribe(session, e164)
     action_id = latest_action(session, e164)
     if action_id is None:
         log.info("MO from %s without any action: not a tip", mask_phone(e164))
-        return "ignored"
+        return "ignored", None
     participant_id = session.scalar(select(Phone.participant_id).where(Phone.e164 == e164))
     tip = sanitize_text(text)[:TIP_MAX_CHARS]
     dossier.append(
@@ -70,8 +72,7 @@ def handle_mo(session: Session, redis: Any, *, source: str, text: str, smsc: str
         data={"channel": "sms", "text": tip, "participant_id": participant_id},
         personal={"e164": e164},
     )
-    progress.publish(redis, action_id, {"kind": "tip", "channel": "sms"})
-    return "tip"
+    return "tip", action_id
 
 
 def latest_action(session: Session, e164: str) -> str | None:
@@ -83,7 +84,7 @@ def latest_action(session: Session, e164: str) -> str | None:
     )
 
 
-def _unsubscribe(session: Session, e164: str) -> None:
+def _unsubscribe(session: Session, e164: str) -> str | None:
     now = utcnow()
     participant = session.scalar(
         select(Participant)
@@ -114,3 +115,4 @@ def _unsubscribe(session: Session, e164: str) -> None:
             SmsMessage(e164=e164, purpose="confirm", text=CONFIRM_TEXT, priority=95, state="queued")
         )
     session.flush()
+    return action_id

@@ -40,12 +40,11 @@ def _noop() -> None:
 
 
 class Recorder:
-    def __init__(self, tracker: DlrTracker, redis: Any = None, resend_rule: str = "never"):
+    def __init__(self, tracker: DlrTracker, resend_rule: str = "never"):
         self.tracker = tracker
-        self.redis = redis
         self.resend_rule = resend_rule
-        #: Actions whose counts changed in the current batch (one progress message each).
-        self.touched: set[str] = set()
+        #: Actions changed in the current batch -> progress kind ("sms", "tip", "stop").
+        self.touched: dict[str, str] = {}
 
     def apply(self, session: Session, event: Event) -> list[Ack]:
         """Record one event; returns acknowledgements to send once the batch is committed."""
@@ -64,14 +63,18 @@ class Recorder:
         elif isinstance(event, Withdrawn):
             self._set_state(session, event.job.sms_id, "cancelled", ("submitting",))
         elif isinstance(event, MoMessage):
-            handle_mo(session, self.redis, source=event.source, text=event.text, smsc=event.smsc)
+            kind, action_id = handle_mo(
+                session, source=event.source, text=event.text, smsc=event.smsc
+            )
+            if action_id is not None:
+                self.touched[action_id] = kind
             return [event.ack]
         return []
 
     def _note(self, session: Session, row: SmsMessage, kind: str, data: dict[str, Any]) -> None:
         if row.action_id is None:
             return
-        self.touched.add(row.action_id)
+        self.touched.setdefault(row.action_id, "sms")
         dossier.append(
             session,
             row.action_id,
@@ -160,7 +163,7 @@ class Recorder:
             return None
         row.state = state
         if row.action_id is not None:
-            self.touched.add(row.action_id)
+            self.touched.setdefault(row.action_id, "sms")
         return row
 
     def expire_parked(self, max_age_s: float) -> list[Parked]:

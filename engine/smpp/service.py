@@ -61,7 +61,7 @@ class SmsService:
         self.node = node or self.smpp.node or socket.gethostname()
         self.events: queue.SimpleQueue[Event | tuple[str, str]] = queue.SimpleQueue()
         self.tracker = DlrTracker()
-        self.recorder = Recorder(self.tracker, redis, self.smpp.resend_uncertain)
+        self.recorder = Recorder(self.tracker, self.smpp.resend_uncertain)
         self.inflight: dict[int, SubmitJob] = {}
         self.bind_states: dict[str, BindState] = {}
         self._versions: dict[str, int] = {}
@@ -193,9 +193,15 @@ class SmsService:
                     self.inflight.pop(job.sms_id, None)
         for ack in acks:
             ack()
-        for action_id in self.recorder.touched:
-            progress.publish(self.redis, action_id, {"kind": "sms"})
+        for action_id, kind in self.recorder.touched.items():
+            self._publish(action_id, {"kind": kind, "channel": "sms"})
         self.recorder.touched.clear()
+
+    def _publish(self, action_id: str, payload: dict[str, Any]) -> None:
+        try:
+            progress.publish(self.redis, action_id, payload)
+        except Exception as exc:  # progress is a hint; the store already holds the truth
+            log.warning("progress for %s not published: %s", action_id, exc)
 
     def _bind_state(self, event: BindState) -> None:
         self.bind_states[f"{event.smsc}/{event.bind_no}"] = event
