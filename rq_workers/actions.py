@@ -60,3 +60,39 @@ def run_render_action_audio(action_id: str, settings: Settings, redis: Any = Non
         engine.dispose()
     progress.publish(redis, action_id, {"kind": "audio_ready"})
     return audio
+
+
+def complete_fanout(action_id: str) -> int:
+    """The job: finish a fan-out whose second write step failed (see actions.deferred)."""
+    settings = load_settings()
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        return run_complete_fanout(action_id, settings, redis)
+    finally:
+        redis.close()
+
+
+def run_complete_fanout(action_id: str, settings: Settings, redis: Any = None) -> int:
+    """Select the action's area again without the numbers already targeted; returns targets."""
+    from engine.actions.context import ActionContext
+    from engine.actions.effects import Effects, dispatch
+    from engine.actions.ports import CachedGeo
+    from engine.actions.service import select_wave, stored_area
+    from engine.api.auth import Principal
+    from engine.store.base import utcnow
+
+    engine = make_engine(settings.store.url)
+    try:
+        geo = CachedGeo()
+        ctx = ActionContext(settings=settings, principal=Principal("system", "rq", "admin", "*"),
+                            now=utcnow(), selector=geo.select, locator=geo.locate)
+        with transaction(make_sessionmaker(engine)) as session:
+            action = session.get(Action, action_id)
+            if action is None or action.state != "running":
+                return 0
+            wave, _ = select_wave(session, ctx, action, stored_area(action))
+    finally:
+        engine.dispose()
+    dispatch(redis, None, Effects(action_id, {"kind": "fanout_completed"},
+                                  wake_dialer=wave["calls"] > 0, wake_sms=wave["sms"] > 0))
+    return int(wave["targets"])

@@ -31,6 +31,8 @@ class Effects:
     cancel: dict[str, Any] | None = None
     render_audio: bool = False
     email_ids: list[int] = field(default_factory=list)
+    #: Planned target rows still to be written after the commit (see actions.deferred).
+    deferred: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def dispatch(redis: Any, queue: Any, effects: Effects) -> None:

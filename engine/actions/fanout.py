@@ -1,22 +1,26 @@
 """Durable work for the dialer and the SMS service, written inside the caller's transaction.
 
-Rows are inserted in bulk (Core ``INSERT .. RETURNING``): a 5 km circle in a city selects
-thousands of numbers and the first call must be claimable within ~100 ms of the request.
+A 5 km circle in a city selects thousands of numbers while the first call must be claimable
+within ~100 ms of the request, so a wave can be written in two steps: the nearest ``first``
+targets (with their calls and SMS) in the creating transaction, the rest right after in a
+second one (:func:`write_rows`); ranks and the unique (action, number) key make the second
+step safe to repeat.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.actions.models import Action, ActionTarget, CallAttempt, SmsMessage
 from engine.actions.ports import SelectedPhoneLike
+from engine.store.base import utcnow as now_utc
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class WaveResult:
     calls: int
     sms: int
     skipped: int
+    #: Target rows planned but left for a second transaction (nearest ones are written first).
+    deferred: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, int]:
         return {"wave": self.wave, "targets": self.targets, "calls": self.calls,
@@ -61,16 +67,8 @@ def next_wave(session: Session, action_id: str) -> tuple[int, int]:
     return int(row[0]) + 1, int(row[1]) + 1
 
 
-def write_wave(
-    session: Session,
-    action: Action,
-    entries: Sequence[SelectedPhoneLike],
-    *,
-    now: datetime,
-    sms_segments: int,
-) -> WaveResult:
-    """Targets, queued call attempts and queued SMS for one wave, nearest first."""
-    wave, rank = next_wave(session, action.id)
+def plan_rows(action: Action, entries: Sequence[SelectedPhoneLike], wave: int, rank: int
+              ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for entry in entries:
         channel = effective_channel(action.channels, entry.channel, entry.phone_kind)
@@ -79,25 +77,62 @@ def write_wave(
         rows.append({"action_id": action.id, "participant_id": entry.participant_id,
                      "e164": entry.e164, "phone_kind": entry.phone_kind, "channel": channel,
                      "distance_m": float(entry.distance_m), "rank": rank + len(rows),
-                     "wave": wave})
+                     "wave": wave, "reached_by": None, "reached_at": None})
+    return rows
+
+
+def write_wave(
+    session: Session,
+    action: Action,
+    entries: Sequence[SelectedPhoneLike],
+    *,
+    now: datetime,
+    sms_segments: int,
+    first: int | None = None,
+) -> WaveResult:
+    """Targets, queued call attempts and queued SMS for one wave, nearest first.
+
+    With ``first``, only that many targets are written now; the rest come back in
+    ``WaveResult.deferred`` for :func:`write_rows` after the commit.
+    """
+    wave, rank = next_wave(session, action.id)
+    rows = plan_rows(action, entries, wave, rank)
+    now_rows, later = (rows, []) if first is None else (rows[:first], rows[first:])
+    write_rows(session, action, now_rows, now=now, sms_segments=sms_segments)
+    calls = sum(r["channel"] != "sms" for r in rows)
+    texts = sum(r["channel"] != "voice" for r in rows)
+    return WaveResult(wave, len(rows), calls, texts, len(entries) - len(rows), later)
+
+
+def write_rows(session: Session, action: Action, rows: list[dict[str, Any]], *,
+               now: datetime, sms_segments: int) -> tuple[int, int]:
+    """Insert planned target rows and their queued calls/SMS; returns (calls, sms)."""
     if not rows:
-        return WaveResult(wave, 0, 0, 0, len(entries))
-    stmt = insert(ActionTarget).returning(ActionTarget.id, sort_by_parameter_order=True)
-    ids = session.scalars(stmt, rows).all()
-    calls = [_call_row(action, tid, row, now) for tid, row in zip(ids, rows, strict=True)
-             if row["channel"] in ("voice", "both")]
-    texts = [_sms_row(action, tid, row, sms_segments) for tid, row in zip(ids, rows, strict=True)
-             if row["channel"] in ("sms", "both")]
-    _bulk(session, CallAttempt, calls)
-    _bulk(session, SmsMessage, texts)
-    return WaveResult(wave, len(rows), len(calls), len(texts), len(entries) - len(rows))
+        return 0, 0
+    bulk_insert(session, ActionTarget, rows)
+    # Plain executemany plus one indexed read back: INSERT .. RETURNING in parameter order
+    # degrades to one statement per row on SQLite.
+    ids: dict[str, int] = {e164: tid for e164, tid in session.execute(
+        select(ActionTarget.e164, ActionTarget.id).where(
+            ActionTarget.action_id == action.id, ActionTarget.wave == rows[0]["wave"],
+            ActionTarget.rank.between(rows[0]["rank"], rows[-1]["rank"])))}
+    calls = [_call_row(action, ids[row["e164"]], row, now) for row in rows
+             if row["channel"] != "sms"]
+    texts = [_sms_row(action, ids[row["e164"]], row, sms_segments) for row in rows
+             if row["channel"] != "voice"]
+    bulk_insert(session, CallAttempt, calls)
+    bulk_insert(session, SmsMessage, texts)
+    return len(calls), len(texts)
 
 
 def _call_row(action: Action, target_id: int, row: dict[str, Any], now: datetime,
               purpose: str = "alert") -> dict[str, Any]:
     return {"id": uuid.uuid4().hex, "action_id": action.id, "target_id": target_id,
             "e164": row["e164"], "purpose": purpose, "attempt_no": 1, "rank": row["rank"],
-            "priority": action.priority, "state": "queued", "due_at": now, "dtmf": ""}
+            "priority": action.priority, "state": "queued", "due_at": now, "dtmf": "",
+            "claimed_by": None, "trunk": None, "originated_at": None, "answered_at": None,
+            "ended_at": None, "outcome": None, "hangup_cause": None, "dial_status": None,
+            "amd_status": None}
 
 
 def _sms_row(action: Action, target_id: int, row: dict[str, Any], segments: int,
@@ -105,12 +140,30 @@ def _sms_row(action: Action, target_id: int, row: dict[str, Any], segments: int,
     return {"action_id": action.id, "target_id": target_id, "e164": row["e164"],
             "purpose": purpose, "text": action.sms_text if text is None else text,
             "priority": action.priority, "state": "queued", "segments": segments,
-            "smsc_ids": []}
+            "smsc_ids": [], "smsc": None, "claimed_by": None, "submitted_at": None,
+            "dlr_status": None, "dlr_at": None, "error": None, "created_at": now_utc()}
 
 
-def _bulk(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(model), rows)
+def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """One DBAPI executemany with SQLAlchemy's own type conversions applied per column.
+
+    Going through ``Connection.execute`` costs more per row than the insert itself (parameter
+    construction); every row here carries the same keys, so convert once per column instead.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    table = model.__table__
+    keys = list(rows[0])
+    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
+    processors = {k: table.c[k].type.bind_processor(dialect) for k in keys}
+    params = [{k: (p(row[k]) if (p := processors[k]) else row[k]) for k in keys} for row in rows]
+    if compiled.positional:
+        order = compiled.positiontup or []
+        conn.exec_driver_sql(str(compiled), [tuple(p[k] for k in order) for p in params])
+    else:
+        conn.exec_driver_sql(str(compiled), params)
 
 
 @dataclass(frozen=True)
@@ -159,6 +212,6 @@ def write_followups(
             calls.append(_call_row(action, r.target_id, row, now, purpose=purpose))
         else:
             texts.append(_sms_row(action, r.target_id, row, sms_segments, purpose, sms_text))
-    _bulk(session, CallAttempt, calls)
-    _bulk(session, SmsMessage, texts)
+    bulk_insert(session, CallAttempt, calls)
+    bulk_insert(session, SmsMessage, texts)
     return len(calls), len(texts)

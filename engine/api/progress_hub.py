@@ -1,8 +1,9 @@
 """One Redis pattern subscription per API process, fanned out to every SSE listener.
 
-200 browsers watching progress must not mean 200 Redis connections: the hub subscribes once
-to ``bnet:progress:*`` and wakes the listeners of the action a message names. Listeners also
-wake on a timer, so a lost message or a Redis outage only delays an update.
+200 browsers watching progress must not mean 200 Redis connections, nor 200 recounts per
+change: the hub subscribes once to ``bnet:progress:*``, wakes the listeners of the action a
+message names, and shares one recount per change among them. Listeners also refresh on a
+timer, so a lost message or a Redis outage only delays an update.
 """
 
 from __future__ import annotations
@@ -10,19 +11,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from engine.actions.progress import ALL_CHANNELS
 
 log = logging.getLogger(__name__)
 _PREFIX = ALL_CHANNELS.rstrip("*")
+Counter = Callable[[str], dict[str, Any]]
+
+
+@dataclass
+class _Counted:
+    generation: int
+    at: float
+    counts: dict[str, Any]
 
 
 class ProgressHub:
-    def __init__(self, redis_kwargs: dict[str, Any] | None) -> None:
+    def __init__(self, redis_kwargs: dict[str, Any] | None, counter: Counter) -> None:
         self._redis_kwargs = redis_kwargs
+        self._counter = counter
         self._listeners: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._generation: dict[str, int] = defaultdict(int)
+        self._cache: dict[str, _Counted] = {}
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -37,7 +55,21 @@ class ProgressHub:
         if listeners is not None:
             listeners.discard(event)
             if not listeners:
-                del self._listeners[action_id]
+                for table in (self._listeners, self._generation, self._cache, self._locks):
+                    table.pop(action_id, None)
+
+    async def counts(self, action_id: str, max_age_s: float) -> dict[str, Any]:
+        """Counts no older than the last change message and ``max_age_s``; one recount shared."""
+        async with self._locks[action_id]:
+            generation = self._generation[action_id]
+            cached = self._cache.get(action_id)
+            if cached and cached.generation == generation and \
+                    time.monotonic() - cached.at < max_age_s:
+                return cached.counts
+            started = time.monotonic()
+            counts = await anyio.to_thread.run_sync(self._counter, action_id)
+            self._cache[action_id] = _Counted(generation, started, counts)
+            return counts
 
     async def ready(self, timeout: float = 2.0) -> bool:
         """Wait until the subscription is live (tests, benchmarks)."""
@@ -68,7 +100,7 @@ class ProgressHub:
                     await self._pump(pubsub)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # keep serving from the timer, retry
                 self._subscribed.clear()
                 log.warning("progress subscription lost: %s; retrying", exc)
                 await asyncio.sleep(1.0)
@@ -79,5 +111,10 @@ class ProgressHub:
                 continue
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else str(channel)
-            for event in list(self._listeners.get(name[len(_PREFIX):], ())):
+            action_id = name[len(_PREFIX):]
+            listeners = self._listeners.get(action_id)
+            if not listeners:
+                continue
+            self._generation[action_id] += 1
+            for event in list(listeners):
                 event.set()

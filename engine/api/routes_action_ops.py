@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from engine.actions import dossier
 from engine.actions.context import ActionContext, load_action
-from engine.actions.effects import Effects, dispatch
+from engine.actions.deferred import finish
+from engine.actions.effects import Effects
 from engine.actions.estimate import estimate_selection
 from engine.actions.followups import cancel_action, close_action, update_action
 from engine.actions.models import Action, ActionTarget, DossierEntry
@@ -38,7 +39,8 @@ def _run(deps: AppDeps, principal: Principal, session: Session, action_id: str,
     with session.begin():
         action = load_action(session, principal, action_id, lock=True)
         result, effects = operation(session, ctx, action)
-    dispatch(deps.redis, deps.queue, effects)
+    finish(deps.session_factory, deps.settings, deps.redis, deps.queue, effects,
+           actor=principal.actor)
     return OperationResult(action=action_out(action), result=result)
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from engine.actions.compose import plan_sms
 from engine.actions.context import ActionContext, load_action
+from engine.actions.deferred import finish
 from engine.actions.dossier import canonical
-from engine.actions.effects import dispatch
 from engine.actions.estimate import Estimate, estimate_selection
 from engine.actions.models import ACTION_STATES, Action, IdempotencyRecord
 from engine.actions.schemas import ActionCreate
@@ -62,8 +62,9 @@ def post_action(body: ActionCreate, principal: Centralist, deps: Deps, session: 
             raise
         response.status_code = 200
         return replay
-    dispatch(deps.redis, deps.queue, effects)
     wave = {k: v for k, v in effects.progress.items() if k != "kind"} or None
+    finish(deps.session_factory, deps.settings, deps.redis, deps.queue, effects,
+           actor=principal.actor)
     return ActionCreated(**action_out(action).model_dump(), wave=wave)
 
 

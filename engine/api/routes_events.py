@@ -32,7 +32,7 @@ def hub_of(request: Request, deps: AppDeps) -> ProgressHub:
     if hub is None:
         pool = getattr(deps.redis, "connection_pool", None)
         kwargs = dict(pool.connection_kwargs) if pool is not None else None
-        hub = ProgressHub(kwargs)
+        hub = ProgressHub(kwargs, lambda action_id: _count(deps, action_id))
         request.app.state.progress_hub = hub
     return hub
 
@@ -64,7 +64,7 @@ async def _stream(request: Request, deps: AppDeps, hub: ProgressHub, action_id: 
         seq = 0
         last: dict[str, Any] | None = None
         while True:
-            counts = await anyio.to_thread.run_sync(_count, deps, action_id)
+            counts = await hub.counts(action_id, max_age_s=_REFRESH_S / 2)
             if counts != last or seq == 0:
                 seq += 1
                 yield {"event": "progress", "id": str(seq), "data": json.dumps(counts)}

@@ -189,3 +189,54 @@ def test_cancel_withdraws_queued_work_and_tells_the_dialer(api_settings, api_fac
     message = dict(redis.published)["bnet:dialer:cancel"]
     assert json.loads(message) == {"action_id": aid, "hangup_answered": True,
                                    "reason": "cancelled"}
+
+
+def test_large_fan_out_writes_the_nearest_first_then_the_rest(api_settings, api_factory,
+                                                             deventer, monkeypatch):
+    import engine.actions.service as service
+
+    monkeypatch.setattr(service, "FIRST_WRITE", 3)
+    redis = FakeRedis()
+    h = token(api_factory, "centralist", "ijsselland")
+    with client(api_settings, api_factory, redis) as c:
+        created = c.post("/v1/actions", json=new_action(), headers=h).json()
+        kinds = [e["kind"] for e in c.get(f"/v1/actions/{created['id']}/dossier",
+                                          headers=h).json()["entries"]]
+    aid = created["id"]
+    with api_factory() as s:
+        ranks = s.scalars(select(ActionTarget.rank).where(ActionTarget.action_id == aid)
+                          .order_by(ActionTarget.rank)).all()
+        calls = s.scalars(select(CallAttempt.e164).where(CallAttempt.action_id == aid)).all()
+    assert ranks == list(range(1, created["wave"]["targets"] + 1))
+    assert len(calls) == len(set(calls)) == created["wave"]["calls"]
+    assert kinds == ["created", "started", "selection", "fanout_completed"]
+    # the dialer is woken for the first three, and again for the rest
+    assert redis.published.count(("bnet:dialer:wake", aid)) == 2
+
+
+def test_a_failed_second_step_is_left_to_the_rq_job(api_settings, api_factory, deventer,
+                                                   monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import engine.actions.deferred as deferred
+    import engine.actions.service as service
+    from rq_workers.actions import run_complete_fanout
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(service, "FIRST_WRITE", 3)
+    monkeypatch.setattr(deferred, "write_deferred", locked)
+    queue = FakeQueue()
+    h = token(api_factory, "centralist", "ijsselland")
+    with client(api_settings, api_factory, queue=queue) as c:
+        created = c.post("/v1/actions", json=new_action(), headers=h)
+    aid = created.json()["id"]
+    assert created.status_code == 201
+    assert counts(api_factory, aid)["targets"] == 3
+    assert ("rq_workers.actions.complete_fanout", (aid,)) in queue.jobs
+    added = run_complete_fanout(aid, api_settings)
+    assert added == created.json()["wave"]["targets"] - 3
+    with api_factory() as s:
+        numbers = s.scalars(select(ActionTarget.e164).where(ActionTarget.action_id == aid)).all()
+    assert len(numbers) == len(set(numbers)) == created.json()["wave"]["targets"]
