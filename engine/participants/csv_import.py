@@ -16,11 +16,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import EngineError, InvalidInput
 from engine.geo.service import Pc4Index
-from engine.participants import service
+from engine.participants import bulk, service
 from engine.participants.models import Participant
 from engine.participants.schemas import AddressIn, ParticipantIn
 
@@ -179,12 +180,33 @@ def _commit_batch(factory: sessionmaker[Session], items: list[tuple[int, Partici
         known = {r: pid for r, pid in session.execute(
             select(Participant.external_ref, Participant.id).where(
                 Participant.external_ref.in_(refs)))} if refs else {}
-        for lineno, data in items:
+        for lineno, data in _insert_new(session, items, known, index, report):
             try:
                 with session.begin_nested():
                     _apply(session, data, known, index, report)
             except EngineError as exc:
                 _reject(report, lineno, data.external_ref or "", exc)
+
+
+def _insert_new(session: Session, items: list[tuple[int, ParticipantIn]],
+                known: dict[str | None, int], index: Pc4Index,
+                report: ImportReport) -> list[tuple[int, ParticipantIn]]:
+    """Insert the batch's new participants in bulk; return the rows left for the per-row path
+    (updates, rows without a reference), in file order."""
+    parts = bulk.split(session, items, known, index)
+    for lineno, ref, exc in parts.rejected:
+        _reject(report, lineno, ref, exc)
+    rest = parts.one_by_one
+    if parts.fresh:
+        try:
+            with session.begin_nested():
+                known.update(bulk.insert(session, [prep for _, _, prep in parts.fresh]))
+            report.accepted += len(parts.fresh)
+        except IntegrityError:
+            # A concurrent writer took one of these numbers or references meanwhile.
+            rest = sorted(rest + [(lineno, data) for lineno, data, _ in parts.fresh],
+                          key=lambda item: item[0])
+    return rest
 
 
 def _apply(session: Session, data: ParticipantIn, known: dict[str | None, int],

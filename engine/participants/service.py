@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -53,13 +55,16 @@ def _phones(session: Session, raw: list[str], owner_id: int | None) -> list[Pars
     ).all()
     for e164, pid in taken:
         if pid != owner_id:
-            raise DuplicatePhone(
-                f"phone number ending in {e164[-3:]} already belongs to another participant"
-            )
+            raise duplicate_phone(e164)
     return list(parsed.values())
 
 
 def _address(a: AddressIn, index: Pc4Index) -> Address:
+    return Address(**address_values(a, index))
+
+
+def address_values(a: AddressIn, index: Pc4Index) -> dict[str, Any]:
+    """The validated, geocoded columns of one address (no store access)."""
     window = parse_window(a.window)
     label = clean_field(a.label, "address label", max_len=20) or "home"
     house = clean_field(a.house_number, "house number", max_len=10)
@@ -72,11 +77,38 @@ def _address(a: AddressIn, index: Pc4Index) -> Address:
     else:
         raise InvalidInput("an address needs a postcode or lat/lon", code="address_missing")
     _, full = normalize_postcode(postcode)
-    return Address(
-        label=label, postcode=full, pc4=area.pc4, house_number=house, lat=lat, lon=lon,
-        exact=exact, days_mask=window.days_mask, start_minute=window.start_minute,
-        end_minute=window.end_minute,
-    )
+    return {"label": label, "postcode": full, "pc4": area.pc4, "house_number": house,
+            "lat": lat, "lon": lon, "exact": exact, "days_mask": window.days_mask,
+            "start_minute": window.start_minute, "end_minute": window.end_minute}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A participant checked as far as possible without the store (bulk import)."""
+
+    external_ref: str | None
+    name: str
+    email: str | None
+    channel_pref: str
+    email_followups: bool
+    is_tester: bool
+    phones: list[ParsedPhone]
+    addresses: list[dict[str, Any]]
+
+
+def prepare(data: ParticipantIn, index: Pc4Index) -> Prepared:
+    """What :func:`register` checks apart from duplicate references and numbers."""
+    ref = clean_field(data.external_ref, "external_ref", max_len=64) if data.external_ref else None
+    phones = list({p.e164: p for p in map(parse_phone, data.phones)}.values())
+    addresses = [address_values(a, index) for a in data.addresses]
+    email = _email(data.email)
+    return Prepared(ref, clean_field(data.name, "name", max_len=200), email, data.channel_pref,
+                    data.email_followups and bool(data.email), data.is_tester, phones, addresses)
+
+
+def duplicate_phone(e164: str) -> DuplicatePhone:
+    return DuplicatePhone(
+        f"phone number ending in {e164[-3:]} already belongs to another participant")
 
 
 def register(session: Session, data: ParticipantIn, index: Pc4Index) -> Participant:

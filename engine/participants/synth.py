@@ -89,7 +89,7 @@ _TABLES = (("p", Participant, _P_COLS), ("ph", Phone, _PH_COLS), ("a", Address, 
 
 
 @dataclass(frozen=True)
-class _Values:
+class DriverValues:
     """Constants already in the driver's form: rows are plain tuples for ``executemany``."""
 
     now: Any
@@ -97,7 +97,7 @@ class _Values:
     false: Any
 
     @classmethod
-    def for_dialect(cls, conn: Connection) -> _Values:
+    def for_dialect(cls, conn: Connection) -> DriverValues:
         def bind(column: Any, value: Any) -> Any:
             proc = column.type.bind_processor(conn.dialect)
             return proc(value) if proc else value
@@ -120,7 +120,7 @@ def generate(
     first_id = int(conn.execute(select(func.coalesce(func.max(Participant.id), 0))).scalar_one())
     numbers = _Numbers(first_id)
     numbers.continue_after(conn)
-    values = _Values.for_dialect(conn)
+    values = DriverValues.for_dialect(conn)
     buf: dict[str, list[tuple[Any, ...]]] = {"p": [], "ph": [], "a": []}
     pid = first_id
     for area in _plan(areas, cfg, rng):
@@ -138,7 +138,7 @@ def generate(
 
 
 def _one(pid: int, area: Pc4Area, areas: list[Pc4Area], cfg: SynthConfig, rng: random.Random,
-         numbers: _Numbers, v: _Values, buf: dict[str, list[tuple[Any, ...]]]) -> None:
+         numbers: _Numbers, v: DriverValues, buf: dict[str, list[tuple[Any, ...]]]) -> None:
     r = rng.random()
     pref = "both" if r < 0.6 else ("sms" if r < 0.85 else "voice")
     name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
