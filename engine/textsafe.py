@@ -13,6 +13,8 @@ class UnsafeText(InvalidInput):
 
 
 def control_chars(text: str, *, allow_newlines: bool = False) -> list[str]:
+    if text.isascii() and text.isprintable():
+        return []  # the common case, without a per-character look-up
     bad = []
     for ch in text:
         if allow_newlines and ch in "\n":

@@ -99,7 +99,7 @@ class DriverValues:
     @classmethod
     def for_dialect(cls, conn: Connection) -> DriverValues:
         def bind(column: Any, value: Any) -> Any:
-            proc = column.type.bind_processor(conn.dialect)
+            proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
             return proc(value) if proc else value
 
         t = Participant.__table__.c
