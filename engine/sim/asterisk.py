@@ -8,9 +8,11 @@ Public interface
 * Behaviour (see ``engine.sim.asterisk_model`` for outcomes/config): banner
   ``Asterisk Call Manager/11.0.0``; Login (bad secret: ``bad_login_delay_s`` then
   ``Authentication failed`` and close); ``Permission denied`` before login; unknown actions,
-  missing Action, ``line too long`` (> 1024 bytes); Ping; Originate (Async; ChannelId ->
-  Uniqueid) with the per-outcome event flows; Hangup (Cause sent, or 0); Redirect (``to-queue``
-  or ``extra_contexts``; unknown channel -> Error; unknown target -> call lost, Cause 0);
+  missing Action, ``line too long`` (> 1024 bytes); Ping; Originate (always run as Async,
+  the engine never sends a synchronous one; ChannelId -> Uniqueid; OtherChannelId for the
+  ``;2`` half of Local channels) with the per-outcome event flows; Hangup (Cause sent, or
+  0); Redirect (``to-queue`` or ``extra_contexts``; unknown channel -> Error; unknown
+  target -> call lost, Cause 0);
   CoreShowChannels; Filter (``MatchCriteria: ...header(Event),method(regex)``: only matching
   events reach that connection); Logoff; Command/Reload (no-ops); UserEvent.
 * Driving calls: ``sim.press(channel_id, "2")`` (DTMFBegin/DTMFEnd), ``sim.user_event(...)``,
@@ -21,7 +23,9 @@ Public interface
   response; the call still proceeds, as when a response is lost), ``response_delay_s``,
   ``await shutdown(graceful=True)`` (refuse Login/Originate with "Asterisk is shutting down",
   wait for the calls, ``Event: Shutdown``, EOF; fact 11).
-* Accounting: ``sim.originates`` (every Originate received, in order), ``sim.duplicates()``
+* Accounting: ``sim.originates`` (every Originate received, in order: ``OriginateRecord``
+  with action_id, channel_id, channel, ``at`` (monotonic) and the planned outcome),
+  ``sim.duplicates()``
   (ChannelIds received more than once), ``sim.stats`` (Counter of outcomes).
 
 ``python -m engine.sim.asterisk --port 15038`` runs it standalone (``--help``).
