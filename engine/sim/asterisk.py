@@ -52,6 +52,12 @@ __all__ = ["AsteriskSim", "Outcome", "SimCall", "SimConfig", "main"]
 log = logging.getLogger(__name__)
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 SHUTTING_DOWN = "Asterisk is shutting down"
+RELOAD_EVENT = [
+    ("Event", "Reload"),
+    ("Privilege", "system,all"),
+    ("Module", "All"),
+    ("Status", "0"),
+]
 
 
 class _Session:
@@ -228,10 +234,13 @@ class _Session:
 
     def action_command(self, msg: AmiMessage, aid: str | None) -> bool:
         self.send(ev.response(aid, "Success", "Command output follows"))
+        if (msg.get("Command") or "").strip().startswith("module reload"):
+            self.sim.emit(RELOAD_EVENT)
         return True
 
     def action_reload(self, msg: AmiMessage, aid: str | None) -> bool:
         self.send(ev.response(aid, "Success", "Module Reloaded"))
+        self.sim.emit(RELOAD_EVENT)  # 12: after "module reload" and Action: Reload alike
         return True
 
     def action_userevent(self, msg: AmiMessage, aid: str | None) -> bool:

@@ -387,3 +387,21 @@ async def test_standalone_command_line_answers_ping() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.mark.skipif(not TRANSCRIPTS.exists(), reason="../shared/asterisk/transcripts missing")
+async def test_reload_answers_like_transcript_12() -> None:
+    t = transcript("12")
+    sent = [tm.message for tm in t.messages("AMI>") if tm.message.name in ("Command", "Reload")]
+    recorded = [tm.message for tm in t.messages("AMI<")]
+    async with running(config()) as (_sim, client):
+        events: list[AmiMessage] = []
+        client.subscribe(events.append)
+        for action in sent:
+            headers = [(k, v) for k, v in action.headers if k not in ("Action", "ActionID")]
+            (answer,) = await client.send_action(action["Action"], headers)
+            want = next(m for m in recorded if m.action_id == action.action_id)
+            assert (answer.response, answer.get("Message")) == (want.response, want["Message"])
+        await until(lambda: len(events) == 2)
+    reloads = [m for m in recorded if m.event == "Reload"]
+    assert [e.headers for e in events] == [m.headers for m in reloads]

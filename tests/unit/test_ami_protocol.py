@@ -298,3 +298,21 @@ def test_any_accepted_value_round_trips_and_never_adds_a_line(value: str) -> Non
     (msg,), _ = parse(raw)
     assert msg.get_all("Data") == [value]
     assert raw.count(b"\r\n") == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=600),
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8),
+)
+def test_arbitrary_bytes_never_raise_and_errors_stay_bounded(data: bytes, cuts: list[int]) -> None:
+    parser = AmiParser(max_line=128, max_errors=5)
+    bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for a, b in itertools.pairwise(bounds):
+        for msg in parser.feed(data[a:b]):
+            assert msg.kind in ("event", "response", "action", "banner", "text", "other")
+    assert len(parser.errors) <= 5
+    # Whatever state the garbage left (mid-line, oversized line, legacy Follows body), this
+    # ends it, and the next message parses cleanly.
+    tail = parser.feed(b"\r\n--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n")
+    assert tail and tail[-1].headers == (("Event", "Next"),)
