@@ -4,8 +4,8 @@ The store's conditional update (``queued`` -> ``originating``, ``claimed_by`` = 
 atomic claim between dialer nodes. The Redis key per (action, number, purpose, attempt_no)
 outlives the row state: if a row ever came back to ``queued`` (a restored backup, a bug, a
 replayed migration), the key still says this call was placed, and it is not placed again.
-The key's value is the attempt id, so a node that crashed between setting the key and
-committing its claim (no Originate is sent before the commit) may take its own key again.
+The store claim happens a little ahead (a small ready buffer); the key is set right before
+the Originate, so it says "this call may have been placed" (see ``engine.dialer.dispatch``).
 
 Nodes announce themselves with a heartbeat key; attempts left in flight by a node whose
 heartbeat expired are reconciled by a live node (see the service).
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.dialer.planner import Candidate
-from engine.dialer.records import AttemptResult, claim_rows, record_results
+from engine.dialer.records import claim_rows
 from engine.store.db import transaction
 
 __all__ = ["Claims", "claim_key"]
@@ -44,46 +44,50 @@ class Claims:
     def __init__(self, factory: sessionmaker[Session], redis: Any, node: str) -> None:
         self.factory, self.redis, self.node = factory, redis, node
 
-    def claim(
-        self, cands: Sequence[Candidate], trunks: Sequence[str], now: datetime
-    ) -> list[Candidate]:
-        """The candidates this node may call now (``trunks[i]`` carries ``cands[i]``); the
-        others must not be called by anyone."""
+    def claim_rows(self, cands: Sequence[Candidate], now: datetime) -> list[Candidate]:
+        """Store claim (store thread): the candidates now reserved for this node."""
         if not cands:
             return []
-        trunk_of = {c.attempt_id: t for c, t in zip(cands, trunks, strict=True)}
         with transaction(self.factory) as session:
-            won = claim_rows(session, trunk_of, self.node, now)
-            mine = [c for c in cands if c.attempt_id in won]
-            allowed, dupes = self._redis_claim(mine)
-            if dupes:
-                # Someone placed this very call before: close the row instead of calling.
-                record_results(
-                    session,
-                    [
-                        AttemptResult(c.attempt_id, c.action_id, c.e164, "duplicate", now)
-                        for c in dupes
-                    ],
-                )
-        return allowed
+            won = claim_rows(session, [c.attempt_id for c in cands], self.node, now)
+        return [c for c in cands if c.attempt_id in won]
 
-    def _redis_claim(self, cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
-        if not cands:
+    def mark_sent(
+        self, pairs: Sequence[tuple[Candidate, str]]
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """Set the claim keys right before the Originates: (may send, must never send).
+
+        The value ``<attempt id>|<trunk>`` lets a restarted node find the call again."""
+        if not pairs:
             return [], []
-        keys = [claim_key(c.action_id, c.e164, c.purpose, c.attempt_no) for c in cands]
+        keys = [claim_key(c.action_id, c.e164, c.purpose, c.attempt_no) for c, _ in pairs]
         pipe = self.redis.pipeline(transaction=False)
-        for key, cand in zip(keys, cands, strict=True):
-            pipe.set(key, cand.attempt_id, nx=True, ex=CLAIM_TTL_S)
+        for key, (cand, trunk) in zip(keys, pairs, strict=True):
+            pipe.set(key, f"{cand.attempt_id}|{trunk}", nx=True, ex=CLAIM_TTL_S)
         results = pipe.execute()
-        allowed = [c for c, ok in zip(cands, results, strict=True) if ok]
-        taken = [(k, c) for k, c, ok in zip(keys, cands, results, strict=True) if not ok]
+        allowed = [c for (c, _), ok in zip(pairs, results, strict=True) if ok]
+        taken = [(k, c) for k, (c, _), ok in zip(keys, pairs, results, strict=True) if not ok]
         dupes: list[Candidate] = []
         if taken:
             owners = self.redis.mget([k for k, _ in taken])
             for (_, cand), owner in zip(taken, owners, strict=True):
-                ours = owner is not None and _text(owner) == cand.attempt_id
+                # Our own key from before a crash between SET and the Originate: still ours.
+                ours = owner is not None and _text(owner).split("|")[0] == cand.attempt_id
                 (allowed if ours else dupes).append(cand)
         return allowed, dupes
+
+    def sent_marks(self, rows: Sequence[Candidate]) -> dict[str, str | None]:
+        """attempt id -> trunk for the attempts whose Originate may have been sent."""
+        if not rows:
+            return {}
+        keys = [claim_key(c.action_id, c.e164, c.purpose, c.attempt_no) for c in rows]
+        out: dict[str, str | None] = {}
+        for cand, value in zip(rows, self.redis.mget(keys), strict=True):
+            if value is not None:
+                attempt, _, trunk = _text(value).partition("|")
+                if attempt == cand.attempt_id:
+                    out[cand.attempt_id] = trunk or None
+        return out
 
     # -- node liveness ------------------------------------------------------------------------
     def heartbeat(self) -> None:

@@ -9,6 +9,7 @@ import importlib
 import json
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,10 @@ def _msg_file_for(settings: Settings) -> Any:
 
 def _dialer_run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    # The event loop is busy with AMI traffic; the store thread (claims) needs the GIL back
+    # within half a millisecond, not the default 5 ms, or every claim waits on it (measured:
+    # 18 ms -> 7 ms per claim at 300 calls/s).
+    sys.setswitchinterval(0.0005)
     asyncio.run(_serve(settings))
     return 0
 

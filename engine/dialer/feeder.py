@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.dialer.planner import Candidate, Planner
 from engine.dialer.records import ActionMeta, action_meta, due_actions, load_page
+from engine.dialer.store_thread import StoreThread
 from engine.store.base import utcnow
 from engine.store.db import transaction
 
@@ -33,7 +34,9 @@ class Feeder:
         poll_s: float = 1.0,
         on_loaded: Callable[[], None] = lambda: None,
         wallclock: Callable[[], datetime] = utcnow,
+        store: StoreThread | None = None,
     ) -> None:
+        self.store = store or StoreThread()
         self.factory, self.planner = factory, planner
         self.page_size, self.poll_s = page_size, poll_s
         self.on_loaded, self.wallclock = on_loaded, wallclock
@@ -69,7 +72,7 @@ class Feeder:
         needy = [a for a in self.planner.actions() if self.planner.needs_page(a)]
         if not (poll or wanted or needy):
             return 0
-        pages, meta = await asyncio.to_thread(self._load, poll, wanted, needy)
+        pages, meta = await self.store.run(self._load, poll, wanted, needy)
         return self._apply(pages, meta)
 
     def _load(
@@ -79,7 +82,10 @@ class Feeder:
         with transaction(self.factory) as session:
             actions = set(needy) | wanted
             if poll:
-                actions |= {a for a, _ in due_actions(session, now)}
+                # New actions and due retries; an action already paged in is only read again
+                # when it runs low (else every poll would pile another page into memory).
+                paged_in = set(self.planner.actions())
+                actions |= {a for a, _ in due_actions(session, now) if a not in paged_in}
             actions -= self.cancelled
             meta = action_meta(session, actions)
             pages: dict[str, tuple[list[Candidate], bool]] = {}

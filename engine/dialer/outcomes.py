@@ -81,6 +81,7 @@ class CallFacts:
     dial_status: str | None = None
     capped: bool = False
     refused: bool = False
+    unsendable: bool = False  # bad number or unsafe value: never sent, never retried
     cancelled: bool = False  # the engine hung it up because the action was cancelled
     lost: bool = False  # the result went with a dropped AMI connection
     amd: str | None = None
@@ -95,6 +96,8 @@ def classify(facts: CallFacts) -> str:
     """The outcome of a finished attempt (see the module docstring for the order)."""
     if facts.answered:
         return _answered_outcome(facts)
+    if facts.unsendable:
+        return "failed"
     if facts.refused:
         return "not_sent"
     if facts.cancelled:

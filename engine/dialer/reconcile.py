@@ -24,7 +24,7 @@ from engine.dialer.ami_client import AmiActionError, AmiConnectionLost, AmiTimeo
 from engine.dialer.attempt_fsm import AttemptMachine
 from engine.dialer.calls import Call
 from engine.dialer.planner import Candidate
-from engine.dialer.records import AttemptResult, in_flight, record_results
+from engine.dialer.records import AttemptResult, in_flight, record_results, running_actions
 from engine.dialer.trunk_admin import effective_trunks, versions
 from engine.store.base import utcnow
 from engine.store.db import transaction
@@ -71,21 +71,19 @@ class Reconciler:
         self.svc.kick()
 
     async def _adopt_orphans(self, server: str, live: dict[str, str]) -> None:
-        """Attempts in flight in the store on this server with no live owner (crash, restart)."""
+        """Attempts in flight in the store with no live owner (a crash, a restart)."""
         self._orphans_done.add(server)
         svc = self.svc
-        others = await asyncio.to_thread(svc.claims.live_nodes)
-        others.discard(svc.node)
-        rows = await asyncio.to_thread(self._load_orphans, others)
+        rows, trunk_of = await svc.store.run(self._load_orphans)
         servers = {t["name"]: t["server"] for t in svc.pool.snapshot()}
-        mine = [r for r in rows if servers.get(r.trunk or "", server) == server]
+        mine = [r for r in rows if servers.get(trunk_of.get(r.id) or "", server) == server]
         gone: list[AttemptResult] = []
         for row in mine:
             if row.id in svc.calls.calls:
                 continue
-            lease = svc.pool.adopt(row.trunk or "") if row.id in live else None
+            lease = svc.pool.adopt(trunk_of.get(row.id) or "") if row.id in live else None
             if lease is None:
-                gone.append(_unknown(row))
+                gone.append(_unknown(row, trunk_of.get(row.id)))
                 continue
             cand = Candidate(row.rank, row.attempt_no, row.id, row.action_id, row.e164, row.purpose)
             machine = AttemptMachine(row.id, svc.timers, state="limbo")
@@ -94,18 +92,34 @@ class Reconciler:
             svc.calls.add(call)
             svc.apply(call, "alive", live[row.id])
         if mine:
-            await asyncio.to_thread(self._close_and_claim, gone, [r.id for r in mine])
-            log.warning("dialer: %d orphaned attempts, %d closed as unknown", len(mine), len(gone))
+            await svc.store.run(self._close_and_claim, gone, [r.id for r in mine])
+            log.warning("dialer: %d orphaned calls, %d closed as unknown", len(mine), len(gone))
 
-    def _load_orphans(self, other_live_nodes: set[str]) -> list[CallAttempt]:
-        with transaction(self.svc.factory) as session:
-            rows = in_flight(session, None)
-            return [r for r in rows if r.claimed_by not in other_live_nodes]
+    def _load_orphans(self) -> tuple[list[CallAttempt], dict[str, str | None]]:
+        """In-flight rows of this node (restart) or of nodes without a heartbeat. Claimed rows
+        whose claim key is absent were never sent: they go back to the queue right here."""
+        svc = self.svc
+        others = svc.claims.live_nodes() - {svc.node}
+        with transaction(svc.factory) as session:
+            rows = [r for r in in_flight(session, None) if r.claimed_by not in others]
+            claimed = [r for r in rows if r.state == "originating"]
+            marks = svc.claims.sent_marks([_cand(r) for r in claimed])
+            unsent = [r for r in claimed if r.id not in marks]
+            running = running_actions(session, {r.action_id for r in unsent})
+            for r in unsent:
+                r.state = "queued" if r.action_id in running else "cancelled"
+                r.claimed_by, r.originated_at = None, None
+            if unsent:
+                log.warning("dialer: %d claimed but unsent attempts back in the queue", len(unsent))
+            sent = [r for r in rows if r not in unsent]
+            trunk_of = {r.id: marks.get(r.id) or r.trunk for r in sent}
+            return sent, trunk_of
 
     def _close_and_claim(self, gone: list[AttemptResult], ids: list[str]) -> None:
         with transaction(self.svc.factory) as session:
             record_results(session, gone)
-            kept = [i for i in ids if i not in {g.attempt_id for g in gone}]
+            closed = {g.attempt_id for g in gone}
+            kept = [i for i in ids if i not in closed]
             if kept:
                 session.execute(
                     update(CallAttempt)
@@ -117,7 +131,7 @@ class Reconciler:
     async def housekeeping(self) -> None:
         while True:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._housekeeping_once)
+                await self.svc.store.run(self._housekeeping_once)
             await asyncio.sleep(self.housekeeping_s)
 
     def _housekeeping_once(self) -> None:
@@ -136,7 +150,11 @@ class Reconciler:
         svc.redis.expire(svc.settings.stats_key, 60)
 
 
-def _unknown(row: CallAttempt) -> AttemptResult:
+def _cand(row: CallAttempt) -> Candidate:
+    return Candidate(row.rank, row.attempt_no, row.id, row.action_id, row.e164, row.purpose)
+
+
+def _unknown(row: CallAttempt, trunk: str | None) -> AttemptResult:
     now: datetime = utcnow()
     outcome = "answered" if row.state == "answered" else "unknown"
     return AttemptResult(
@@ -145,7 +163,7 @@ def _unknown(row: CallAttempt) -> AttemptResult:
         row.e164,
         outcome,
         now,
-        trunk=row.trunk,
+        trunk=trunk or row.trunk,
         answered_at=row.answered_at,
         extra={"reconciled": True},
     )

@@ -9,16 +9,26 @@ personal part), retries become new ``CallAttempt`` rows, unallocated numbers are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from engine.actions import dossier
 from engine.actions.models import Action, ActionTarget, CallAttempt
+from engine.dialer.dossier_batch import Entry, append_many
 from engine.dialer.outcomes import FLAG_NUMBER_OUTCOMES, REACHED, NextAttempt
 from engine.dialer.planner import Candidate
 from engine.participants.models import Phone
@@ -106,24 +116,31 @@ def action_meta(session: Session, action_ids: Iterable[str]) -> dict[str, Action
     return {str(i): ActionMeta(str(k), str(s), int(p), h) for i, k, s, p, h in rows}
 
 
-def claim_rows(
-    session: Session, trunk_of: Mapping[str, str], node: str, now: datetime
-) -> set[str]:
-    """queued -> originating (with the trunk it goes out on) for the attempts no other node
-    took first; atomic per row. The trunk is stored now so a restarted node can find the call."""
-    won: set[str] = set()
-    by_trunk: dict[str, list[str]] = {}
-    for attempt_id, trunk in trunk_of.items():
-        by_trunk.setdefault(trunk, []).append(attempt_id)
-    for trunk, ids in by_trunk.items():
-        stmt = (
+def claim_rows(session: Session, ids: Sequence[str], node: str, now: datetime) -> set[str]:
+    """queued -> originating for the attempts no other node took first (atomic per row)."""
+    if not ids:
+        return set()
+    stmt = (
+        update(CallAttempt)
+        .where(CallAttempt.id.in_(ids), CallAttempt.state == "queued")
+        .values(state="originating", claimed_by=node, originated_at=now)
+        .returning(CallAttempt.id)
+    )
+    return {str(i) for i in session.execute(stmt).scalars().all()}
+
+
+def release_rows(session: Session, ids: Sequence[str], node: str, state: str) -> None:
+    """Give back claimed attempts that were never sent (to ``queued`` or ``cancelled``)."""
+    if ids:
+        session.execute(
             update(CallAttempt)
-            .where(CallAttempt.id.in_(ids), CallAttempt.state == "queued")
-            .values(state="originating", claimed_by=node, originated_at=now, trunk=trunk)
-            .returning(CallAttempt.id)
+            .where(
+                CallAttempt.id.in_(ids),
+                CallAttempt.state == "originating",
+                CallAttempt.claimed_by == node,
+            )
+            .values(state=state, claimed_by=None, originated_at=None)
         )
-        won |= {str(i) for i in session.execute(stmt).scalars().all()}
-    return won
 
 
 def in_flight(session: Session, nodes: Iterable[str] | None) -> list[CallAttempt]:
@@ -143,17 +160,30 @@ class Answered:
 
 def record_answered(session: Session, items: Sequence[Answered]) -> None:
     """Mark attempts answered and their targets reached by voice (first channel wins)."""
-    for item in items:
-        session.execute(
-            update(CallAttempt)
-            .where(CallAttempt.id == item.attempt_id, CallAttempt.state.in_(IN_FLIGHT))
-            .values(state="answered", answered_at=item.at)
+    if not items:
+        return
+    conn = session.connection()
+    conn.execute(
+        update(CallAttempt)
+        .where(
+            CallAttempt.id == bindparam("aid"),
+            # No IN (...): expanding parameters cannot be used in an executemany.
+            or_(*(CallAttempt.state == literal(s) for s in IN_FLIGHT)),
         )
-        target = select(CallAttempt.target_id).where(CallAttempt.id == item.attempt_id)
-        session.execute(
+        .values(state="answered", answered_at=bindparam("at")),
+        [{"aid": i.attempt_id, "at": i.at} for i in items],
+    )
+    stmt = select(CallAttempt.id, CallAttempt.target_id).where(
+        CallAttempt.id.in_([i.attempt_id for i in items])
+    )
+    targets = {str(a): int(t) for a, t in session.execute(stmt).all()}
+    reach = [{"tid": targets[i.attempt_id], "at": i.at} for i in items if i.attempt_id in targets]
+    if reach:
+        conn.execute(
             update(ActionTarget)
-            .where(ActionTarget.id == target.scalar_subquery(), ActionTarget.reached_by.is_(None))
-            .values(reached_by="voice", reached_at=item.at)
+            .where(ActionTarget.id == bindparam("tid"), ActionTarget.reached_by.is_(None))
+            .values(reached_by="voice", reached_at=bindparam("at")),
+            reach,
         )
 
 
@@ -175,54 +205,89 @@ class AttemptResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_ROW_COLUMNS = (
+    CallAttempt.id,
+    CallAttempt.action_id,
+    CallAttempt.target_id,
+    CallAttempt.e164,
+    CallAttempt.purpose,
+    CallAttempt.attempt_no,
+    CallAttempt.rank,
+    CallAttempt.priority,
+    CallAttempt.state,
+    CallAttempt.outcome,
+    CallAttempt.trunk,
+)
+
+
 def record_results(session: Session, results: Sequence[AttemptResult]) -> list[str]:
-    """Write finished attempts, their dossier entries, retries and flags; returns retry ids."""
+    """Write finished attempts, their dossier entries, retries and flags; returns retry ids.
+
+    Bulk statements throughout: this runs for hundreds of calls a second."""
     if not results:
         return []
-    by_id = {
-        a.id: a
-        for a in session.scalars(
-            select(CallAttempt).where(CallAttempt.id.in_([r.attempt_id for r in results]))
-        )
-    }
-    live = _running_actions(session, {r.action_id for r in results})
-    retry_ids: list[str] = []
+    ids = [r.attempt_id for r in results]
+    rows = {r.id: r for r in session.execute(select(*_ROW_COLUMNS).where(CallAttempt.id.in_(ids)))}
+    live = running_actions(session, {r.action_id for r in results})
+    fresh: list[tuple[Any, AttemptResult]] = []
     for res in results:
-        row = by_id.get(res.attempt_id)
+        row = rows.get(res.attempt_id)
         if row is None or (row.state in ("done", "cancelled") and row.outcome is not None):
             continue  # already written (a duplicate result after a reconcile)
-        _finish_row(row, res)
-        if res.outcome in REACHED and res.answered_at is not None:
-            record_answered(session, [Answered(row.id, row.action_id, res.answered_at)])
-        _dossier_entry(session, row, res)
+        fresh.append((row, res))
+    if not fresh:
+        return []
+    session.execute(update(CallAttempt), [_finished(row, res) for row, res in fresh])
+    record_answered(
+        session,
+        [
+            Answered(row.id, row.action_id, res.answered_at)
+            for row, res in fresh
+            if res.outcome in REACHED and res.answered_at is not None
+        ],
+    )
+    entries: dict[str, list[Entry]] = {}
+    for row, res in fresh:
+        entries.setdefault(row.action_id, []).append(_dossier_entry(row, res))
         if res.outcome in FLAG_NUMBER_OUTCOMES:
-            _flag_number(session, row, res.ended_at)
-        if res.retry is not None and row.action_id in live:
-            retry_ids.append(_insert_retry(session, row, res.retry, res.ended_at))
-    return retry_ids
+            _flag_number(session, row, res.ended_at, entries[row.action_id])
+    for action_id, items in entries.items():
+        append_many(session, action_id, items, actor=ACTOR)
+    retries = [
+        _retry_row(row, res.retry, res.ended_at)
+        for row, res in fresh
+        if res.retry is not None and row.action_id in live
+    ]
+    if retries:
+        session.execute(insert(CallAttempt), retries)
+    return [r["id"] for r in retries]
 
 
-def _running_actions(session: Session, action_ids: set[str]) -> set[str]:
+def running_actions(session: Session, action_ids: set[str]) -> set[str]:
     rows = session.execute(
         select(Action.id).where(Action.id.in_(action_ids), Action.state == "running")
     ).scalars()
     return {str(r) for r in rows}
 
 
-def _finish_row(row: CallAttempt, res: AttemptResult) -> None:
-    row.state = "cancelled" if res.outcome == "cancelled" else "done"
-    row.outcome = res.outcome
-    row.ended_at = res.ended_at
-    row.hangup_cause = res.cause
-    row.dial_status = res.dial_status
-    row.dtmf = res.digits[:20]
-    row.amd_status = res.amd
-    row.trunk = res.trunk or row.trunk
+def _finished(row: Any, res: AttemptResult) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": row.id,
+        "state": "cancelled" if res.outcome == "cancelled" else "done",
+        "outcome": res.outcome,
+        "ended_at": res.ended_at,
+        "hangup_cause": res.cause,
+        "dial_status": res.dial_status,
+        "dtmf": res.digits[:20],
+        "amd_status": res.amd,
+        "trunk": res.trunk or row.trunk,
+    }
     if res.answered_at is not None:
-        row.answered_at = res.answered_at
+        values["answered_at"] = res.answered_at
+    return values
 
 
-def _dossier_entry(session: Session, row: CallAttempt, res: AttemptResult) -> None:
+def _dossier_entry(row: Any, res: AttemptResult) -> Entry:
     data: dict[str, Any] = {
         "attempt_id": row.id,
         "target_id": row.target_id,
@@ -237,17 +302,11 @@ def _dossier_entry(session: Session, row: CallAttempt, res: AttemptResult) -> No
         "retry_in_s": res.retry.delay_s if res.retry else None,
         **res.extra,
     }
-    dossier.append(
-        session,
-        row.action_id,
-        actor=ACTOR,
-        kind="call_attempt",
-        data={k: v for k, v in data.items() if v is not None},
-        personal={"e164": row.e164},
-    )
+    clean = {k: v for k, v in data.items() if v is not None}
+    return ("call_attempt", clean, {"e164": row.e164})
 
 
-def _flag_number(session: Session, row: CallAttempt, at: datetime) -> None:
+def _flag_number(session: Session, row: Any, at: datetime, entries: list[Entry]) -> None:
     """Unallocated number: relatiebeheer sees it flagged and selection skips it from now on."""
     result = session.execute(
         update(Phone)
@@ -255,30 +314,22 @@ def _flag_number(session: Session, row: CallAttempt, at: datetime) -> None:
         .values(invalid_since=at)
     )
     if isinstance(result, CursorResult) and result.rowcount:
-        dossier.append(
-            session,
-            row.action_id,
-            actor=ACTOR,
-            kind="number_flagged",
-            data={"target_id": row.target_id, "reason": "unallocated number"},
-            personal={"e164": row.e164},
-        )
+        data = {"target_id": row.target_id, "reason": "unallocated number"}
+        entries.append(("number_flagged", data, {"e164": row.e164}))
 
 
-def _insert_retry(session: Session, row: CallAttempt, nxt: NextAttempt, now: datetime) -> str:
-    retry = CallAttempt(
-        id=uuid.uuid4().hex,
-        action_id=row.action_id,
-        target_id=row.target_id,
-        e164=row.e164,
-        purpose=row.purpose,
-        attempt_no=nxt.attempt_no,
-        rank=row.rank,
-        priority=row.priority,
-        state="queued",
-        due_at=now + timedelta(seconds=nxt.delay_s),
-        trunk=nxt.avoid_trunk,
-        dtmf="",
-    )
-    session.add(retry)
-    return retry.id
+def _retry_row(row: Any, nxt: NextAttempt, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4().hex,
+        "action_id": row.action_id,
+        "target_id": row.target_id,
+        "e164": row.e164,
+        "purpose": row.purpose,
+        "attempt_no": nxt.attempt_no,
+        "rank": row.rank,
+        "priority": row.priority,
+        "state": "queued",
+        "due_at": now + timedelta(seconds=nxt.delay_s),
+        "trunk": nxt.avoid_trunk,
+        "dtmf": "",
+    }

@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -30,20 +30,22 @@ from engine.dialer.ami_client import (
     AmiConnectionLost,
     AmiTimeout,
 )
-from engine.dialer.ami_protocol import AmiEncodeError, AmiMessage
-from engine.dialer.attempt_fsm import AttemptMachine, TimerSettings
+from engine.dialer.ami_protocol import AmiMessage
+from engine.dialer.attempt_fsm import TimerSettings
 from engine.dialer.calls import Call, CallTable
 from engine.dialer.claims import Claims
+from engine.dialer.dispatch import Dispatcher
 from engine.dialer.feeder import Feeder
-from engine.dialer.originate import BadOriginate, build_originate
 from engine.dialer.outcomes import DEFAULT_RETRY_RULES, RetryRule, next_attempt
 from engine.dialer.planner import Candidate, Planner
 from engine.dialer.reconcile import Reconciler
-from engine.dialer.records import Answered, AttemptResult, mask
+from engine.dialer.records import Answered, AttemptResult, mask, release_rows
 from engine.dialer.settings import DialerSettings
+from engine.dialer.store_thread import StoreThread
 from engine.dialer.trunks import BreakerSettings, TrunkPool
 from engine.dialer.writer import ResultWriter
 from engine.store.base import utcnow
+from engine.store.db import transaction
 
 __all__ = ["CANCEL_CHANNEL", "EVENT_FILTER", "WAKE_CHANNEL", "DialerService"]
 
@@ -97,8 +99,11 @@ class DialerService:
         self.planner = Planner(low_water=max(200, 2 * sum(t.max_channels for t in settings.trunks)))
         self.calls = CallTable()
         self.claims = Claims(factory, redis, self.node)
-        self.writer = ResultWriter(factory, redis, on_retries=self._retries_written)
-        self.feeder = Feeder(factory, self.planner, on_loaded=self.kick)
+        self.store = StoreThread()
+        self.writer = ResultWriter(
+            factory, redis, on_retries=self._retries_written, store=self.store
+        )
+        self.feeder = Feeder(factory, self.planner, on_loaded=self.kick, store=self.store)
         self.rules = retry_rules(settings)
         self.timers = TimerSettings(
             originate_ack_s=settings.originate_ack_timeout_s,
@@ -111,10 +116,10 @@ class DialerService:
             client.subscribe(self._event_from(client.config.name))
         self.reconciler = Reconciler(self)
         self.servers_up: set[str] = set()
-        self.originates = 0
+        self.stopping = False
+        self.dispatcher = Dispatcher(self)
         self._kick = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._claiming = 0
         self._bg: set[asyncio.Task[Any]] = set()
         self._in_queue: set[str] = set()  # Uniqueids waiting in the centralist queue
 
@@ -144,6 +149,12 @@ class DialerService:
             await client.start()
 
     async def stop(self) -> None:
+        self.stopping = True
+        ready, self.dispatcher.ready = list(self.dispatcher.ready), deque()
+        if ready:  # claimed, never sent: back to the queue for whoever dials next
+            await self.store.run(
+                release_rows_tx, self.factory, [c.attempt_id for c in ready], self.node, "queued"
+            )
         for client in self.clients.values():
             await client.stop()
         for task in self._tasks:
@@ -153,6 +164,7 @@ class DialerService:
                 await task
         await self.writer.drained()
         self.claims.leave()
+        self.store.close()
 
     def kick(self) -> None:
         self._kick.set()
@@ -160,114 +172,30 @@ class DialerService:
     # -- filling lines ------------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:
         while True:
-            wait = None if self.planner.queued() == 0 else max(self.pool.next_token_in(), 0.002)
+            pending = self.planner.queued() or self.dispatcher.ready
+            wait = max(self.pool.next_token_in(), 0.002) if pending else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=wait)
             self._kick.clear()
             self._fill_lines()
 
     def _fill_lines(self) -> None:
-        free = self.pool.free_lines()
-        if free <= 0 or not self.servers_up or self.planner.queued() == 0:
-            return
+        self.dispatcher.fill_lines()
 
-        def reserve(cand: Candidate) -> Any:
-            return self.pool.reserve_line(
-                cand.e164, avoid=cand.avoid_trunk, servers=self.servers_up
-            )
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
-        picks = self.planner.pick(reserve, free)
-        if picks:
-            self._claiming += 1
-            self._spawn(self._claim_and_originate(picks))
+    @property
+    def originates(self) -> int:
+        return self.dispatcher.originates
 
-    async def _claim_and_originate(self, picks: list[tuple[Candidate, Any]]) -> None:
-        try:
-            allowed = await asyncio.to_thread(
-                self.claims.claim,
-                [c for c, _ in picks],
-                [lease.trunk for _, lease in picks],
-                utcnow(),
-            )
-        except Exception:
-            log.exception("dialer: claiming %d attempts failed; they stay queued", len(picks))
-            allowed = []
-            for cand, _ in picks:
-                self.planner.put_back(cand)
-        finally:
-            self._claiming -= 1
-        ok = {c.attempt_id for c in allowed}
-        for cand, lease in picks:
-            if cand.attempt_id not in ok:
-                self.pool.unreserve(lease)  # another node has it, or it was cancelled
-                continue
-            machine = AttemptMachine(cand.attempt_id, self.timers)
-            meta = self.feeder.meta.get(cand.action_id)
-            machine.facts.amd_mode = self.settings.amd.get(meta.kind, "off") if meta else "off"
-            call = Call(cand, lease, machine, started=self.clock())
-            self.calls.add(call)
-            self._spawn(self._originate(call))
-        self.kick()
-
-    async def _originate(self, call: Call) -> None:
-        meta = self.feeder.meta.get(call.cand.action_id)
-        client = self.clients[call.server]
-        try:
-            req = build_originate(
-                attempt_id=call.attempt_id,
-                action_id=call.cand.action_id,
-                e164=call.cand.e164,
-                purpose=call.cand.purpose,
-                lease=call.lease,
-                context=self.settings.outbound_context,
-                caller_id=self.settings.caller_id,
-                timeout_s=self.settings.originate_timeout_s,
-                amd_mode=call.machine.facts.amd_mode,
-                **self._media(meta.audio_hash if meta else None),
-            )
-        except BadOriginate as exc:
-            log.warning("dialer: attempt %s not dialled: %s", call.attempt_id, exc)
-            self.apply(call, "refused")
-            call.machine.outcome = "failed"
-            return
-        action_id = client.next_action_id("originate")
-        self.calls.remember_action_id(call, action_id)
-        self.apply(call, "sent")
-        self.originates += 1
-        try:
-            await client.originate(
-                req.channel,
-                channel_id=req.channel_id,
-                other_channel_id=req.other_channel_id,
-                context=req.context,
-                variables=req.variables,
-                caller_id=req.caller_id,
-                timeout_ms=req.timeout_ms,
-                action_id=action_id,
-            )
-        except AmiActionError as exc:
-            # e.g. "Asterisk is shutting down" (fact 11): nobody was called; use other servers.
-            log.warning("dialer: %s refused an Originate: %s", call.server, exc)
-            self.servers_up.discard(call.server)
-            self.apply(call, "refused")
-        except (AmiConnectionLost, AmiTimeout):
-            self.apply(call, "conn_lost")  # fate unknown: reconcile, never resend
-        except AmiEncodeError:
-            log.error("dialer: attempt %s had an unsafe value; not dialled", call.attempt_id)
-            call.machine.facts.refused = True
-            self.apply(call, "refused")
-        else:
-            self.apply(call, "ack")
-
-    def _media(self, audio_hash: str | None) -> dict[str, str | None]:
-        if not audio_hash or not re.fullmatch(r"[0-9a-f]{64}", audio_hash):
-            return {}
-        # Long URL on purpose: very short ones fail to play (asterisk#444, fact 15).
-        base = self.settings.media_base_url.rstrip("/")
-        return {
-            "msg_file": self.msg_file_for(audio_hash) if self.msg_file_for else None,
-            "msg_url": f"{base}/{audio_hash}.wav" if base else None,
-        }
+    def release_claimed(self, cands: list[Candidate], state: str) -> None:
+        """Claimed attempts that will not be sent (cancel, stop) go back in the store."""
+        if cands:
+            ids = [c.attempt_id for c in cands]
+            self.spawn(self.store.run(release_rows_tx, self.factory, ids, self.node, state))
 
     # -- events and effects -------------------------------------------------------------------
     def _event_from(self, server: str) -> Callable[[AmiMessage], None]:
@@ -310,7 +238,7 @@ class DialerService:
                 )
             elif effect == "hangup_call":
                 self._hangup(call)
-            elif effect == "reconcile":
+            elif effect == "reconcile" and not self.stopping:
                 self.reconciler.needed(call.server)
             elif effect == "finish":
                 self._finish(call, now)
@@ -321,12 +249,7 @@ class DialerService:
             return
         call.hangup_wanted = False
         client = self.clients[call.server]
-        self._spawn(_quiet(client.hangup(call.channel, cause=16)))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
+        self.spawn(_quiet(client.hangup(call.channel, cause=16)))
 
     def _finish(self, call: Call, now: float) -> None:
         outcome = call.machine.outcome or "failed"
@@ -387,6 +310,7 @@ class DialerService:
     def cancel(self, action_id: str, *, hangup_answered: bool = False) -> int:
         """Stop an action's calls: queued ones at once, ringing ones hung up (Cause 16)."""
         dropped = self.feeder.cancel(action_id)
+        self.release_claimed(self.dispatcher.drop_action(action_id), "cancelled")
         for call in self.calls.of_action(action_id):
             self.apply(call, "cancel")
             if hangup_answered:
@@ -427,3 +351,8 @@ async def _quiet(coro: Any) -> None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def release_rows_tx(factory: Any, ids: list[str], node: str, state: str) -> None:
+    with transaction(factory) as session:
+        release_rows(session, ids, node, state)

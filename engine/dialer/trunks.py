@@ -170,6 +170,16 @@ class TrunkPool:
         trunk.refill(now)
         return probe if trunk.tokens >= 1.0 else None
 
+    def serves(self, e164: str, *, servers: set[str] | None = None) -> bool:
+        """Whether an enabled trunk (on a server that is up) could carry this number."""
+        for t in self._trunks.values():
+            s = t.settings
+            if t.retired or not s.enabled or (servers is not None and s.server not in servers):
+                continue
+            if matches_prefix(e164, s.prefixes) >= 0:
+                return True
+        return False
+
     def unreserve(self, lease: Lease) -> None:
         """Undo a reservation whose call was never sent (claimed by another node)."""
         trunk = self._trunks.get(lease.trunk)

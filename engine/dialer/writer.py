@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import progress
 from engine.dialer.records import Answered, AttemptResult, record_answered, record_results
+from engine.dialer.store_thread import StoreThread
 from engine.store.db import transaction
 
 __all__ = ["ResultWriter"]
@@ -44,7 +45,11 @@ class ResultWriter:
         *,
         interval: float = 0.1,
         on_retries: Callable[[set[str]], None] | None = None,
+        store: StoreThread | None = None,
+        max_batch: int = 100,
     ) -> None:
+        self.store = store or StoreThread()
+        self.max_batch = max_batch
         self.factory, self.redis, self.interval = factory, redis, interval
         self.on_retries = on_retries
         self._answered: list[Answered] = []
@@ -81,10 +86,13 @@ class ResultWriter:
         if not self.pending:
             self._idle.set()
             return
-        answered, results, events = self._answered, self._results, self._queue_events
-        self._answered, self._results, self._queue_events = [], [], []
+        # Bounded batches: claims share the store thread and must not wait long behind us.
+        n = self.max_batch
+        answered, self._answered = self._answered[:n], self._answered[n:]
+        results, self._results = self._results[:n], self._results[n:]
+        events, self._queue_events = self._queue_events[:n], self._queue_events[n:]
         try:
-            retry_actions = await asyncio.to_thread(self._write, answered, results, events)
+            retry_actions = await self.store.run(self._write, answered, results, events)
         except Exception:
             log.exception("dialer: writing %d results failed; will retry", len(results))
             self._answered[:0], self._results[:0] = answered, results

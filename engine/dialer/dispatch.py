@@ -1,0 +1,199 @@
+"""Filling lines: claimed attempts wait in a small ready buffer; a freed line takes one at once.
+
+Two steps, so that no line waits for the store:
+
+1. *Claim ahead* (store thread, in batches, one batch in flight): the planner's next attempts
+   go ``queued`` -> ``originating`` with ``claimed_by`` = this node. No other node can take
+   them now; nobody has been called yet.
+2. *Send* (event loop, the moment a line is free): the Redis claim key is set (``SET NX``,
+   value ``<attempt id>|<trunk>``) and the Originate is written. The key is the proof that a
+   call may have been placed: after a crash, an ``originating`` row without its key was never
+   sent and goes back to the queue; with its key it is reconciled with Asterisk and never
+   redialled (``engine.dialer.reconcile``).
+
+The buffer is small (a quarter of the lines): it only has to cover one store round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from engine.dialer.ami_client import AmiActionError, AmiConnectionLost, AmiTimeout
+from engine.dialer.ami_protocol import AmiEncodeError
+from engine.dialer.attempt_fsm import AttemptMachine
+from engine.dialer.calls import Call
+from engine.dialer.originate import BadOriginate, build_originate
+from engine.dialer.planner import Candidate
+from engine.dialer.records import AttemptResult
+from engine.dialer.store_thread import CLAIM
+from engine.dialer.trunks import Lease
+from engine.store.base import utcnow
+
+if TYPE_CHECKING:
+    from engine.dialer.service import DialerService
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, service: DialerService) -> None:
+        self.svc = service
+        lines = sum(t.max_channels for t in service.settings.trunks)
+        self.target = max(8, lines // 4)
+        self.ready: deque[Candidate] = deque()
+        self.claiming = False
+        self.originates = 0
+
+    # -- step 2: a free line takes a claimed attempt ------------------------------------------
+    def fill_lines(self) -> None:
+        svc = self.svc
+        if svc.servers_up and self.ready and svc.pool.free_lines() > 0:
+            self._send_ready()
+        if not self.claiming and len(self.ready) < self.target and svc.planner.queued():
+            self._claim_more()
+
+    def _send_ready(self) -> None:
+        svc = self.svc
+        sendable: list[tuple[Candidate, Lease]] = []
+        kept: deque[Candidate] = deque()
+        while self.ready:
+            cand = self.ready.popleft()
+            lease = None
+            if svc.pool.free_lines() > 0:
+                lease = svc.pool.reserve_line(
+                    cand.e164, avoid=cand.avoid_trunk, servers=svc.servers_up
+                )
+            if lease is None:
+                kept.append(cand)  # no line for this number right now: keeps its turn
+            else:
+                sendable.append((cand, lease))
+        self.ready = kept
+        if not sendable:
+            return
+        allowed, dupes = svc.claims.mark_sent([(c, lease.trunk) for c, lease in sendable])
+        ok = {c.attempt_id for c in allowed}
+        for cand, lease in sendable:
+            if cand.attempt_id in ok:
+                self._start_call(cand, lease)
+            else:
+                svc.pool.unreserve(lease)
+        for cand in dupes:
+            # Someone placed this very call before (the key outlived the row): never again.
+            svc.writer.result(
+                AttemptResult(cand.attempt_id, cand.action_id, cand.e164, "duplicate", utcnow())
+            )
+
+    def _start_call(self, cand: Candidate, lease: Lease) -> None:
+        svc = self.svc
+        machine = AttemptMachine(cand.attempt_id, svc.timers)
+        meta = svc.feeder.meta.get(cand.action_id)
+        machine.facts.amd_mode = svc.settings.amd.get(meta.kind, "off") if meta else "off"
+        call = Call(cand, lease, machine, started=svc.clock())
+        svc.calls.add(call)
+        svc.spawn(self._originate(call))
+
+    # -- step 1: claim ahead ------------------------------------------------------------------
+    def _claim_more(self) -> None:
+        svc = self.svc
+        want = self.target - len(self.ready) + max(0, svc.pool.free_lines() - len(self.ready))
+
+        def servable(cand: Candidate) -> bool | None:
+            return True if svc.pool.serves(cand.e164, servers=svc.servers_up) else None
+
+        picks = [c for c, _ in svc.planner.pick(servable, want)]
+        if picks:
+            self.claiming = True
+            svc.spawn(self._claim(picks))
+
+    async def _claim(self, picks: list[Candidate]) -> None:
+        svc = self.svc
+        try:
+            won = await svc.store.run(svc.claims.claim_rows, picks, utcnow(), priority=CLAIM)
+        except Exception:
+            log.exception("dialer: claiming %d attempts failed; they stay queued", len(picks))
+            won = []
+            for cand in picks:
+                svc.planner.put_back(cand)
+        finally:
+            self.claiming = False
+        cancelled = svc.feeder.cancelled
+        for cand in won:
+            if cand.action_id in cancelled:
+                svc.release_claimed([cand], "cancelled")
+            else:
+                self.ready.append(cand)
+        svc.kick()
+
+    def drop_action(self, action_id: str) -> list[Candidate]:
+        """Claimed but unsent attempts of a cancelled action."""
+        dropped = [c for c in self.ready if c.action_id == action_id]
+        self.ready = deque(c for c in self.ready if c.action_id != action_id)
+        return dropped
+
+    # -- the Originate ------------------------------------------------------------------------
+    async def _originate(self, call: Call) -> None:
+        svc = self.svc
+        meta = svc.feeder.meta.get(call.cand.action_id)
+        client = svc.clients[call.server]
+        try:
+            req = build_originate(
+                attempt_id=call.attempt_id,
+                action_id=call.cand.action_id,
+                e164=call.cand.e164,
+                purpose=call.cand.purpose,
+                lease=call.lease,
+                context=svc.settings.outbound_context,
+                caller_id=svc.settings.caller_id,
+                timeout_s=svc.settings.originate_timeout_s,
+                amd_mode=call.machine.facts.amd_mode,
+                **self._media(meta.audio_hash if meta else None),
+            )
+        except BadOriginate as exc:
+            log.warning("dialer: attempt %s not dialled: %s", call.attempt_id, exc)
+            call.machine.facts.unsendable = True
+            svc.apply(call, "refused")
+            return
+        action_id = client.next_action_id("originate")
+        svc.calls.remember_action_id(call, action_id)
+        svc.apply(call, "sent")
+        self.originates += 1
+        try:
+            await client.originate(
+                req.channel,
+                channel_id=req.channel_id,
+                other_channel_id=req.other_channel_id,
+                context=req.context,
+                variables=req.variables,
+                caller_id=req.caller_id,
+                timeout_ms=req.timeout_ms,
+                action_id=action_id,
+            )
+        except AmiActionError as exc:
+            # e.g. "Asterisk is shutting down" (fact 11): nobody was called; use other servers.
+            log.warning("dialer: %s refused an Originate: %s", call.server, exc)
+            svc.servers_up.discard(call.server)
+            svc.apply(call, "refused")
+        except (AmiConnectionLost, AmiTimeout):
+            svc.apply(call, "conn_lost")  # fate unknown: reconcile, never resend
+        except AmiEncodeError:
+            log.error("dialer: attempt %s had an unsafe value; not dialled", call.attempt_id)
+            call.machine.facts.unsendable = True
+            svc.apply(call, "refused")
+        else:
+            svc.apply(call, "ack")
+
+    def _media(self, audio_hash: str | None) -> dict[str, Any]:
+        svc = self.svc
+        if not audio_hash or not re.fullmatch(r"[0-9a-f]{64}", audio_hash):
+            return {}
+        # Long URL on purpose: very short ones fail to play (asterisk#444, fact 15).
+        base = svc.settings.media_base_url.rstrip("/")
+        return {
+            "msg_file": svc.msg_file_for(audio_hash) if svc.msg_file_for else None,
+            "msg_url": f"{base}/{audio_hash}.wav" if base else None,
+        }
