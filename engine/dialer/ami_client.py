@@ -42,6 +42,9 @@ Public interface
 * Errors: ``AmiConnectionLost`` (also raised at once when not connected: actions are never
   queued), ``AmiActionError`` (``.response``), ``AmiLoginError``, ``AmiTimeout``; injection
   attempts raise ``engine.dialer.ami_protocol.AmiInjectionError`` before anything is written.
+  After ``AmiConnectionLost`` or ``AmiTimeout`` from ``originate()`` the call's fate is
+  unknown (Asterisk may have dialled it): find it with ``core_show_channels()`` / its events,
+  never by sending it again.
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ class AmiClient:
             self.state = "connecting"
             try:
                 await self.connect()
-            except (OSError, TimeoutError, AmiActionError, AmiConnectionLost) as exc:
+            except Exception as exc:  # refused, unreachable, bad login, bad config: retry
                 delay = self.backoff_delay(attempt)
                 attempt += 1
                 log.warning(
