@@ -91,8 +91,8 @@ def build_store(path: Path, participants: int) -> None:
     log(f"built {n} synthetic participants in {time.monotonic() - t0:.0f} s")
 
 
-def prepare(workdir: Path, participants: int) -> tuple[str, dict[str, str]]:
-    cache = REPO / "var" / "bench" / f"api-{participants}.db"
+def prepare(workdir: Path, participants: int, cache_dir: Path) -> tuple[str, dict[str, str]]:
+    cache = cache_dir / f"api-{participants}.db"
     cache.parent.mkdir(parents=True, exist_ok=True)
     if not cache.exists():
         build_store(cache, participants)
@@ -144,9 +144,16 @@ class WakeListener:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        for message in self.pubsub.listen():
-            if message["type"] == "message":
-                self.seen.put((message["data"].decode(), time.perf_counter()))
+        try:
+            for message in self.pubsub.listen():
+                if message["type"] == "message":
+                    self.seen.put((message["data"].decode(), time.perf_counter()))
+        except (redis_lib.ConnectionError, ValueError):
+            return  # closed at the end of the run
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
 
     def wait_for(self, action_id: str, timeout: float = 30) -> float:
         deadline = time.monotonic() + timeout
@@ -179,6 +186,7 @@ def bench_create(base: str, headers: dict[str, str], redis_url: str, db: str, n:
                 sizes.append(r.json()["wave"]["targets"])
             http.post(f"/v1/actions/{aid}/cancel")  # keep the dialer queue realistic
     reader.close()
+    wakes.close()
     p95 = pct(latencies, 0.95)
     return {"actions": n, "targets_per_action": int(sum(sizes) / len(sizes)),
             "p50_ms": round(pct(latencies, 0.5), 1), "p95_ms": round(p95, 1),
@@ -287,14 +295,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k participants, < 60 s")
     parser.add_argument("--participants", type=int, default=None)
     parser.add_argument("--actions", type=int, default=50)
+    parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "bench",
+                        help="where the synthetic participant store is kept between runs")
     args = parser.parse_args()
     participants = args.participants or (100_000 if args.quick else 1_250_000)
-    workdir = REPO / "var" / "bench" / f"api-run-{os.getpid()}"
+    workdir = args.cache_dir / f"api-run-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
     redis = start_redis(workdir / "redis")
     proc = None
     try:
-        url, headers = prepare(workdir, participants)
+        url, headers = prepare(workdir, participants, args.cache_dir)
         proc, base = start_api(workdir, url, redis.url)
         log("creating actions ...")
         create = bench_create(base, headers, redis.url, url, args.actions)

@@ -75,9 +75,9 @@ def complete_fanout(action_id: str) -> int:
 def run_complete_fanout(action_id: str, settings: Settings, redis: Any = None) -> int:
     """Select the action's area again without the numbers already targeted; returns targets."""
     from engine.actions.context import ActionContext
-    from engine.actions.effects import Effects, dispatch
+    from engine.actions.deferred import complete_area
+    from engine.actions.effects import dispatch
     from engine.actions.ports import CachedGeo
-    from engine.actions.service import select_wave, stored_area
     from engine.api.auth import Principal
     from engine.store.base import utcnow
 
@@ -86,13 +86,9 @@ def run_complete_fanout(action_id: str, settings: Settings, redis: Any = None) -
         geo = CachedGeo()
         ctx = ActionContext(settings=settings, principal=Principal("system", "rq", "admin", "*"),
                             now=utcnow(), selector=geo.select, locator=geo.locate)
-        with transaction(make_sessionmaker(engine)) as session:
-            action = session.get(Action, action_id)
-            if action is None or action.state != "running":
-                return 0
-            wave, _ = select_wave(session, ctx, action, stored_area(action))
+        wave, effects = complete_area(make_sessionmaker(engine), ctx, action_id)
     finally:
         engine.dispose()
-    dispatch(redis, None, Effects(action_id, {"kind": "fanout_completed"},
-                                  wake_dialer=wave["calls"] > 0, wake_sms=wave["sms"] > 0))
-    return int(wave["targets"])
+    if effects is not None:
+        dispatch(redis, None, effects)
+    return int(wave["targets"]) if wave else 0

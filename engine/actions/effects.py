@@ -31,8 +31,9 @@ class Effects:
     cancel: dict[str, Any] | None = None
     render_audio: bool = False
     email_ids: list[int] = field(default_factory=list)
-    #: Planned target rows still to be written after the commit (see actions.deferred).
-    deferred: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: The wave covers only the nearest people so far; the rest of the area follows after
+    #: the commit (see actions.deferred).
+    rest_of_area: bool = False
 
 
 def dispatch(redis: Any, queue: Any, effects: Effects) -> None:

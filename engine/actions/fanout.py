@@ -1,17 +1,16 @@
 """Durable work for the dialer and the SMS service, written inside the caller's transaction.
 
 A 5 km circle in a city selects thousands of numbers while the first call must be claimable
-within ~100 ms of the request, so a wave can be written in two steps: the nearest ``first``
-targets (with their calls and SMS) in the creating transaction, the rest right after in a
-second one (:func:`write_rows`); ranks and the unique (action, number) key make the second
-step safe to repeat.
+within ~100 ms of the request; see ``engine.actions.deferred`` for how a large wave is split
+(nearest people first, the rest right after) and ``continue_wave`` here for how the second
+part keeps the wave number and the nearest-first ranks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +29,6 @@ class WaveResult:
     calls: int
     sms: int
     skipped: int
-    #: Target rows planned but left for a second transaction (nearest ones are written first).
-    deferred: list[dict[str, Any]] = field(default_factory=list, repr=False)
-
     def as_dict(self) -> dict[str, int]:
         return {"wave": self.wave, "targets": self.targets, "calls": self.calls,
                 "sms": self.sms, "skipped": self.skipped}
@@ -55,7 +51,8 @@ def _set(channel: str) -> set[str]:
     return {"voice", "sms"} if channel == "both" else {channel}
 
 
-def next_wave(session: Session, action_id: str) -> tuple[int, int]:
+def next_wave(session: Session, action_id: str, *, continue_wave: bool = False
+              ) -> tuple[int, int]:
     """(wave number, first rank) for the next batch of targets of an action."""
     row = session.execute(
         select(func.max(ActionTarget.wave), func.max(ActionTarget.rank)).where(
@@ -64,17 +61,23 @@ def next_wave(session: Session, action_id: str) -> tuple[int, int]:
     ).one()
     if row[0] is None:
         return 0, 1
-    return int(row[0]) + 1, int(row[1]) + 1
+    return int(row[0]) + (0 if continue_wave else 1), int(row[1]) + 1
 
 
 def plan_rows(action: Action, entries: Sequence[SelectedPhoneLike], wave: int, rank: int
               ) -> list[dict[str, Any]]:
+    # Thousands of rows: decide channels per (preference, kind) once, read the action once.
+    action_id, channels = action.id, action.channels
+    decide: dict[tuple[str, str], str | None] = {}
     rows: list[dict[str, Any]] = []
     for entry in entries:
-        channel = effective_channel(action.channels, entry.channel, entry.phone_kind)
+        key = (entry.channel, entry.phone_kind)
+        if key not in decide:
+            decide[key] = effective_channel(channels, *key)
+        channel = decide[key]
         if channel is None:
             continue
-        rows.append({"action_id": action.id, "participant_id": entry.participant_id,
+        rows.append({"action_id": action_id, "participant_id": entry.participant_id,
                      "e164": entry.e164, "phone_kind": entry.phone_kind, "channel": channel,
                      "distance_m": float(entry.distance_m), "rank": rank + len(rows),
                      "wave": wave, "reached_by": None, "reached_at": None})
@@ -88,20 +91,16 @@ def write_wave(
     *,
     now: datetime,
     sms_segments: int,
-    first: int | None = None,
+    continue_wave: bool = False,
 ) -> WaveResult:
     """Targets, queued call attempts and queued SMS for one wave, nearest first.
 
-    With ``first``, only that many targets are written now; the rest come back in
-    ``WaveResult.deferred`` for :func:`write_rows` after the commit.
+    ``continue_wave`` appends to the last wave (the second part of a split fan-out).
     """
-    wave, rank = next_wave(session, action.id)
+    wave, rank = next_wave(session, action.id, continue_wave=continue_wave)
     rows = plan_rows(action, entries, wave, rank)
-    now_rows, later = (rows, []) if first is None else (rows[:first], rows[first:])
-    write_rows(session, action, now_rows, now=now, sms_segments=sms_segments)
-    calls = sum(r["channel"] != "sms" for r in rows)
-    texts = sum(r["channel"] != "voice" for r in rows)
-    return WaveResult(wave, len(rows), calls, texts, len(entries) - len(rows), later)
+    calls, texts = write_rows(session, action, rows, now=now, sms_segments=sms_segments)
+    return WaveResult(wave, len(rows), calls, texts, len(entries) - len(rows))
 
 
 def write_rows(session: Session, action: Action, rows: list[dict[str, Any]], *,

@@ -23,9 +23,10 @@ from engine.actions.schemas import ActionCreate, AreaIn
 from engine.api.auth import Forbidden, region_of_municipality
 from engine.geo.models import Pc4Area
 
-#: Targets written in the creating transaction; the rest follow in a second one at once, so
-#: the dialer can start on the nearest people while thousands of rows are still being written.
-FIRST_WRITE = 200
+#: A circle wider than this is fanned out in two steps: everyone within this radius in the
+#: creating transaction, the rest of the area in a second one right after, so the dialer can
+#: start on the nearest people while thousands of rows are still being selected and written.
+FIRST_RADIUS_M = 500.0
 
 
 def compose_texts(ctx: ActionContext, req: ActionCreate) -> tuple[str, str, str, compose.SmsPlan]:
@@ -91,10 +92,13 @@ def start_action(session: Session, ctx: ActionContext, action: Action) -> Effect
     action.state = lifecycle.next_state(action.state, "start")
     action.started_at = ctx.now
     dossier.append(session, action.id, actor=ctx.actor, kind="started", data={})
-    wave, deferred = select_wave(session, ctx, action, stored_area(action), first=FIRST_WRITE)
+    area = stored_area(action)
+    split = area.kind == "circle" and area.radius_m > FIRST_RADIUS_M
+    first = AreaSpec("circle", area.lat, area.lon, radius_m=FIRST_RADIUS_M) if split else area
+    wave = select_wave(session, ctx, action, first, part="nearest" if split else "all")
     return Effects(action.id, {"kind": "started", **wave}, wake_dialer=wave["calls"] > 0,
                    wake_sms=wave["sms"] > 0, render_audio="voice" in _chan(action),
-                   deferred=deferred)
+                   rest_of_area=split)
 
 
 def expand_action(
@@ -106,7 +110,7 @@ def expand_action(
     action.area = area.to_json()
     wave: dict[str, Any] = {"calls": 0, "sms": 0}
     if action.state == "running":
-        wave, _ = select_wave(session, ctx, action, area)
+        wave = select_wave(session, ctx, action, area)
     dossier.append(session, action.id, actor=ctx.actor, kind="expanded",
                    data={"from": before, "to": action.area, **wave})
     effects = Effects(action.id, {"kind": "expanded", **wave},
@@ -115,11 +119,10 @@ def expand_action(
 
 
 def select_wave(session: Session, ctx: ActionContext, action: Action, area: AreaSpec,
-                *, first: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                *, part: str = "all") -> dict[str, Any]:
     """Select everyone in ``area`` not yet targeted and write their work; dossier the counts.
 
-    With ``first``, only the nearest ``first`` targets are written now and the rest are
-    returned, for :func:`engine.actions.deferred.write_deferred` after the commit.
+    ``part`` "nearest"/"rest" marks the two steps of a split fan-out (one wave in total).
     """
     known = frozenset(session.scalars(
         select(ActionTarget.e164).where(ActionTarget.action_id == action.id)))
@@ -127,16 +130,16 @@ def select_wave(session: Session, ctx: ActionContext, action: Action, area: Area
                              testers_only=action.kind == "test")
     plan = compose.plan_sms(action.sms_text, ctx.settings.actions.sms_max_segments)
     result = write_wave(session, action, selection.entries, now=ctx.now,
-                        sms_segments=plan.segments, first=first)
+                        sms_segments=plan.segments, continue_wave=part == "rest")
     regions = _regions_reached(session, ctx, selection.count_by_pc4)
     data: dict[str, Any] = {
         **result.as_dict(), "area": area.to_json(), "testers_only": action.kind == "test",
         "selected": len(selection.entries), "regions": regions,
         "outside_own_region": any(r != action.region for r in regions)}
-    if result.deferred:
-        data["written_first"] = result.targets - len(result.deferred)
+    if part != "all":
+        data["part"] = part
     dossier.append(session, action.id, actor=ctx.actor, kind="selection", data=data)
-    return data, result.deferred
+    return data
 
 
 def _regions_reached(session: Session, ctx: ActionContext, by_pc4: dict[str, int]) -> list[str]:

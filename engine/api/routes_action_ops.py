@@ -23,7 +23,7 @@ from engine.actions.schemas import CancelIn, CloseIn, EstimateIn, ExpandIn, Upda
 from engine.actions.service import expand_action, start_action, stored_area
 from engine.api.auth import Principal, require
 from engine.api.deps import AppDeps, DbSession, Deps
-from engine.api.routes_actions import make_context
+from engine.api.routes_actions import make_context, merge_parts
 from engine.api.views import OperationResult, action_out
 
 router = APIRouter(tags=["actions"])
@@ -39,9 +39,9 @@ def _run(deps: AppDeps, principal: Principal, session: Session, action_id: str,
     with session.begin():
         action = load_action(session, principal, action_id, lock=True)
         result, effects = operation(session, ctx, action)
-    finish(deps.session_factory, deps.settings, deps.redis, deps.queue, effects,
-           actor=principal.actor)
-    return OperationResult(action=action_out(action), result=result)
+    rest = finish(deps.session_factory, ctx, deps.redis, deps.queue, effects)
+    return OperationResult(action=action_out(action),
+                           result=merge_parts(result, rest) or result)
 
 
 @router.post("/actions/{action_id}/start", response_model=OperationResult)

@@ -63,9 +63,22 @@ def post_action(body: ActionCreate, principal: Centralist, deps: Deps, session: 
         response.status_code = 200
         return replay
     wave = {k: v for k, v in effects.progress.items() if k != "kind"} or None
-    finish(deps.session_factory, deps.settings, deps.redis, deps.queue, effects,
-           actor=principal.actor)
-    return ActionCreated(**action_out(action).model_dump(), wave=wave)
+    rest = finish(deps.session_factory, ctx, deps.redis, deps.queue, effects)
+    return ActionCreated(**action_out(action).model_dump(), wave=merge_parts(wave, rest))
+
+
+def merge_parts(first: dict[str, Any] | None, rest: dict[str, Any] | None
+                ) -> dict[str, Any] | None:
+    """One wave's counts from its nearest and rest parts."""
+    if first is None or rest is None:
+        return first
+    merged = {**rest, "part": "all"}
+    for key in ("targets", "calls", "sms", "skipped", "selected"):
+        merged[key] = first.get(key, 0) + rest.get(key, 0)
+    merged["regions"] = sorted(set(first.get("regions", [])) | set(rest.get("regions", [])))
+    merged["outside_own_region"] = bool(first.get("outside_own_region")
+                                        or rest.get("outside_own_region"))
+    return merged
 
 
 def _check_key(key: str) -> None:

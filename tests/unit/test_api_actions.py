@@ -131,14 +131,18 @@ def test_dossier_json_csv_and_tamper_detection(api_settings, api_factory, devent
             entry.data = {**entry.data, "reason": "gewoon gestopt"}
         broken = c.get(f"/v1/actions/{aid}/dossier", headers=auditor).json()
     kinds = [e["kind"] for e in doc["entries"]]
-    assert kinds == ["created", "started", "selection", "selection", "expanded", "cancelled"]
+    # 2 km is fanned out in two steps: everyone within 500 m first, then the rest.
+    assert kinds == ["created", "started", "selection", "selection", "selection", "expanded",
+                     "cancelled"]
     assert doc["verified"] is True
     assert doc["entries"][0]["actor"] == "centralist:centralist-ijsselland"
-    assert doc["entries"][2]["data"]["area"]["radius_m"] == 2000
+    nearest, rest = doc["entries"][2]["data"], doc["entries"][3]["data"]
+    assert (nearest["part"], nearest["area"]["radius_m"]) == ("nearest", 500)
+    assert (rest["part"], rest["area"]["radius_m"]) == ("rest", 2000)
     assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.text)))
     assert [r["kind"] for r in rows] == kinds
-    assert broken["verified"] is False and broken["first_bad_seq"] == 6
+    assert broken["verified"] is False and broken["first_bad_seq"] == 7
 
 
 def test_problem_json_for_404_405_and_validation(api_settings, api_factory):
