@@ -257,6 +257,7 @@ class AsteriskSim:
         self.config = config or SimConfig()
         self.host, self.port = host, port
         self.engine = CallEngine(self.config, self.emit)
+        self.engine.owner = self
         self.sessions: set[_Session] = set()
         self.shutting_down = False
         self.started = time.monotonic()

@@ -78,6 +78,8 @@ class CallEngine:
         self._local_seq = itertools.count()
         self._epoch = int(time.time())
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The AsteriskSim this engine belongs to (handed to on_answer hooks as ``call.sim``).
+        self.owner: Any = None
 
     # -- helpers ------------------------------------------------------------------------------
     def later(self, call: SimCall, delay_s: float, fn: Callable[..., None], *args: Any) -> None:
@@ -124,6 +126,7 @@ class CallEngine:
             hold_s=0.0,
             other_channel_id=msg.get("OtherChannelId") or "",
         )
+        call.sim = self.owner
         if call.tech == "Local":
             call.local_context = where
         # Drawn now, in arrival order, so a seed reproduces every call whatever the timing.
@@ -256,7 +259,7 @@ class CallEngine:
         """Enter the originate's context (or application) up to its blocking step."""
         from engine.sim.asterisk_flows import press_digits, start_amd
 
-        if call.outcome.dtmf:
+        if call.outcome.dtmf and self.config.on_answer is None:
             self.later(
                 call, call.outcome.dtmf_after_s, partial(press_digits, self), call.outcome.dtmf
             )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.sim.asterisk_events import SimChannel
 
@@ -95,7 +96,9 @@ class SimConfig:
     #: Contexts a Redirect may target besides the built-in ones (anything else drops the call).
     extra_contexts: tuple[str, ...] = ()
     #: ``async on_answer(call)``: the answered call's dialplan time (e.g. drive a FastAGI
-    #: session or press digits); the call ends normally when it returns.
+    #: session, ``engine.sim.asterisk_agi.fastagi_on_answer``, or ``call.sim.press(...)``
+    #: digits); the call ends normally when it returns.  Without a hook the call holds for
+    #: its hold time and ``Outcome.dtmf`` digits are pressed ``dtmf_after_s`` after answer.
     on_answer: Callable[[SimCall], Awaitable[None]] | None = None
 
 
@@ -138,6 +141,8 @@ class SimCall:
     state: str = "dialling"  # dialling, ringing, up, queue, gone
     timers: list[object] = field(default_factory=list)
     answered_at: float = 0.0
+    #: The ``AsteriskSim`` that runs the call (for ``on_answer`` hooks: ``call.sim.press``).
+    sim: Any = None
 
     @property
     def channel_ids(self) -> tuple[str, ...]:

@@ -405,3 +405,59 @@ async def test_reload_answers_like_transcript_12() -> None:
         await until(lambda: len(events) == 2)
     reloads = [m for m in recorded if m.event == "Reload"]
     assert [e.headers for e in events] == [m.headers for m in reloads]
+
+
+@pytest.mark.skipif(not TRANSCRIPTS.exists(), reason="../shared/asterisk/transcripts missing")
+async def test_fastagi_hook_talks_like_transcript_15() -> None:
+    from engine.sim.asterisk_agi import fastagi_on_answer
+
+    t = transcript("15")
+    agi_in = [e.text for e in t.entries if e.tag == "AGI<"]
+    env_keys = [line.split(":")[0] for line in agi_in[: agi_in.index("")]]
+    commands = [
+        "GET VARIABLE CAMPAIGN_ID",
+        "GET DATA burgernet-menu 5000 1",
+        'SET VARIABLE MENU_CHOICE "2"',
+    ]
+    sessions: list[tuple[list[str], list[str]]] = []
+
+    async def menu(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        env: list[str] = []
+        while (line := (await reader.readline()).decode().rstrip("\n")) != "":
+            env.append(line)
+        replies = []
+        for command in commands:
+            writer.write(command.encode() + b"\n")
+            replies.append((await reader.readline()).decode().rstrip("\n"))
+        sessions.append((env, replies))
+        writer.close()
+
+    server = await asyncio.start_server(menu, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = config(
+        on_answer=fastagi_on_answer("127.0.0.1", port, "menu"),
+        numbers={"1500": Outcome("answer", ring_s=1.0, dtmf="2"), "1510": Outcome("answer")},
+    )
+    async with running(cfg) as (_sim, client):
+        events: list[AmiMessage] = []
+        client.subscribe(events.append)
+        for number, cid in (("1500", "agi-1"), ("1510", "agi-2")):
+            await client.originate(
+                f"PJSIP/{number}@trunk",
+                channel_id=cid,
+                context="outbound-menu",
+                caller_id='"Engine" <4930123456>',
+                variables={"CAMPAIGN_ID": "c-15a"},
+            )
+            await until(
+                lambda cid=cid: any(e.event == "Hangup" and e["Uniqueid"] == cid for e in events)
+            )
+    server.close()
+    await server.wait_closed()
+    (env, pressed), (_, silent) = sessions
+    assert [line.split(":")[0] for line in env] == env_keys
+    assert "agi_uniqueid: agi-1" in env and "agi_context: outbound-menu" in env
+    assert pressed == ["200 result=1 (c-15a)", "200 result=2", "200 result=1"]
+    assert silent[1] == "200 result= (timeout)"
+    assert [e.event for e in events if e.event.startswith("DTMF")] == ["DTMFBegin", "DTMFEnd"]
+    assert any(e.get("Variable") == "MENU_CHOICE" and e["Value"] == "2" for e in events)
