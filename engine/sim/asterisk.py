@@ -36,218 +36,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import Counter
 from types import TracebackType
 
-from engine.dialer.ami_protocol import AMI_MAX_LINE, AmiMessage, AmiParser
 from engine.sim import asterisk_events as ev
-from engine.sim.asterisk_calls import CallEngine, OriginateError
+from engine.sim.asterisk_calls import CallEngine
 from engine.sim.asterisk_events import Pairs, frame
 from engine.sim.asterisk_model import OriginateRecord, Outcome, SimCall, SimConfig
+from engine.sim.asterisk_session import Session
 
 __all__ = ["AsteriskSim", "Outcome", "SimCall", "SimConfig", "main"]
 
 log = logging.getLogger(__name__)
-BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-SHUTTING_DOWN = "Asterisk is shutting down"
-RELOAD_EVENT = [
-    ("Event", "Reload"),
-    ("Privilege", "system,all"),
-    ("Module", "All"),
-    ("Status", "0"),
-]
-
-
-class _Session:
-    """One AMI connection."""
-
-    def __init__(
-        self, sim: AsteriskSim, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.sim, self.reader, self.writer = sim, reader, writer
-        self.logged_in = False
-        self.filters: list[re.Pattern[str]] = []
-        self._wants: dict[str, bool] = {}
-
-    def wants(self, event: str) -> bool:
-        if not self.filters:
-            return True
-        cached = self._wants.get(event)
-        if cached is None:
-            cached = self._wants[event] = any(f.search(event) for f in self.filters)
-        return cached
-
-    def send(self, pairs: Pairs) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(frame(pairs))
-
-    def abort(self) -> None:
-        self.writer.transport.abort()
-
-    async def run(self) -> None:
-        self.writer.write(BANNER)
-        parser = AmiParser()
-        try:
-            while data := await self.reader.read(65536):
-                for msg in parser.feed(data):
-                    if not await self.handle(msg):
-                        return
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.writer.close()
-
-    async def handle(self, msg: AmiMessage) -> bool:
-        """Answer one action; False closes the connection."""
-        sim = self.sim
-        aid = msg.action_id
-        if sim.config.response_delay_s:
-            await asyncio.sleep(sim.config.response_delay_s)
-        if any(len(k) + 2 + len(v.encode()) > AMI_MAX_LINE for k, v in msg.headers):
-            self.send(ev.response(aid, "Error", "Failed to parse message: line too long"))
-            return True
-        if msg.kind != "action":
-            self.send(ev.response(aid, "Error", "Missing action in request"))
-            return True
-        name = (msg.name or "").lower()
-        if sim.shutting_down and name in ("login", "originate"):
-            self.send(ev.response(aid, "Error", SHUTTING_DOWN))
-            return True
-        if name == "login":
-            return await self.login(msg)
-        if not self.logged_in:
-            self.send(ev.response(aid, "Error", "Permission denied"))
-            return True
-        handler = getattr(self, f"action_{name}", None)
-        if handler is None:
-            text = (
-                f"Invalid/unknown command: {msg.name}. "
-                "Use Action: ListCommands to show available commands."
-            )
-            self.send(ev.response(aid, "Error", text))
-            return True
-        try:
-            result: bool = handler(msg, aid)
-        except Exception:
-            log.exception("simulator: %s failed", msg.name)
-            self.send(ev.response(aid, "Error", "Internal simulator error"))
-            return True
-        return result
-
-    async def login(self, msg: AmiMessage) -> bool:
-        cfg = self.sim.config
-        if msg.get("Username") != cfg.username or msg.get("Secret") != cfg.secret:
-            await asyncio.sleep(cfg.bad_login_delay_s)
-            self.send(ev.response(msg.action_id, "Error", "Authentication failed"))
-            return False
-        self.logged_in = True
-        self.send(ev.response(msg.action_id, "Success", "Authentication accepted"))
-        uptime = str(int(time.monotonic() - self.sim.started))
-        self.send(
-            [
-                ("Event", "FullyBooted"),
-                ("Privilege", "system,all"),
-                ("Uptime", uptime),
-                ("LastReload", uptime),
-                ("Status", "Fully Booted"),
-            ]
-        )
-        return True
-
-    # -- actions (name: action_<lowercase AMI action>) ---------------------------------------
-    def action_ping(self, msg: AmiMessage, aid: str | None) -> bool:
-        pong = [("Response", "Success")] + ([("ActionID", aid)] if aid else [])
-        self.send([*pong, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")])
-        return True
-
-    def action_logoff(self, msg: AmiMessage, aid: str | None) -> bool:
-        self.send(ev.response(aid, "Goodbye", "Thanks for all the fish."))
-        return False
-
-    def action_originate(self, msg: AmiMessage, aid: str | None) -> bool:
-        sim = self.sim
-        try:
-            call = sim.engine.originate(msg)
-        except OriginateError as exc:
-            self.send(ev.response(aid, "Error", str(exc)))
-            return True
-        every = sim.config.drop_after_originates
-        drop = every is not None and len(sim.engine.originates) % every == 0
-        if not drop:
-            self.send(ev.response(aid, "Success", "Originate successfully queued"))
-        sim.engine.start(call)
-        if drop:
-            log.info("simulator: dropping the AMI connection after Originate %s", aid)
-            self.abort()
-            return False
-        return True
-
-    def action_hangup(self, msg: AmiMessage, aid: str | None) -> bool:
-        channel = msg.get("Channel") or ""
-        cause = int(msg.get("Cause") or 0)
-        if self.sim.engine.hangup_action(channel, cause):
-            self.send(ev.response(aid, "Success", "Channel Hungup"))
-        else:
-            self.send(ev.response(aid, "Error", "No such channel"))
-        return True
-
-    def action_redirect(self, msg: AmiMessage, aid: str | None) -> bool:
-        channel = msg.get("Channel") or ""
-        context, exten = msg.get("Context") or "", msg.get("Exten") or ""
-        if self.sim.engine.redirect_action(channel, context, exten):
-            self.send(ev.response(aid, "Success", "Redirect successful"))
-        else:
-            self.send(ev.response(aid, "Error", f"Channel does not exist: {channel}"))
-        return True
-
-    def action_coreshowchannels(self, msg: AmiMessage, aid: str | None) -> bool:
-        aid = aid or ""
-        self.send(ev.response(aid, "Success", "Channels will follow", ("EventList", "start")))
-        now = time.monotonic()
-        live = self.sim.engine.live()
-        for ch in live:
-            self.send(ev.core_show_channel(ch, aid, now - ch.created))
-        self.send(
-            [
-                ("Event", "CoreShowChannelsComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(len(live))),
-            ]
-        )
-        return True
-
-    def action_filter(self, msg: AmiMessage, aid: str | None) -> bool:
-        pattern = msg.get("Filter") or ""
-        if "header(Event)" not in (msg.get("MatchCriteria") or "") and pattern.startswith("Event:"):
-            pattern = pattern[len("Event:") :].strip()  # legacy "Filter: Event: X"
-        try:
-            self.filters.append(re.compile(pattern))
-        except re.error:
-            self.send(ev.response(aid, "Error", "Filter Not Added"))
-            return True
-        self._wants.clear()
-        self.send(ev.response(aid, "Success", "Success"))
-        return True
-
-    def action_command(self, msg: AmiMessage, aid: str | None) -> bool:
-        self.send(ev.response(aid, "Success", "Command output follows"))
-        if (msg.get("Command") or "").strip().startswith("module reload"):
-            self.sim.emit(RELOAD_EVENT)
-        return True
-
-    def action_reload(self, msg: AmiMessage, aid: str | None) -> bool:
-        self.send(ev.response(aid, "Success", "Module Reloaded"))
-        self.sim.emit(RELOAD_EVENT)  # 12: after "module reload" and Action: Reload alike
-        return True
-
-    def action_userevent(self, msg: AmiMessage, aid: str | None) -> bool:
-        extra = [(k, v) for k, v in msg.headers if k.lower() not in ("action", "actionid")]
-        self.sim.emit([("Event", "UserEvent"), ("Privilege", "user,all"), *extra])
-        self.send(ev.response(aid, "Success", "Event Sent"))
-        return True
 
 
 class AsteriskSim:
@@ -258,7 +59,7 @@ class AsteriskSim:
         self.host, self.port = host, port
         self.engine = CallEngine(self.config, self.emit)
         self.engine.owner = self
-        self.sessions: set[_Session] = set()
+        self.sessions: set[Session] = set()
         self.shutting_down = False
         self.started = time.monotonic()
         self._server: asyncio.Server | None = None
@@ -297,7 +98,7 @@ class AsteriskSim:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _Session(self, reader, writer)
+        session = Session(self, reader, writer)
         task = asyncio.current_task()
         assert task is not None
         self.sessions.add(session)

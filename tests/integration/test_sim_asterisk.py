@@ -461,3 +461,17 @@ async def test_fastagi_hook_talks_like_transcript_15() -> None:
     assert silent[1] == "200 result= (timeout)"
     assert [e.event for e in events if e.event.startswith("DTMF")] == ["DTMFBegin", "DTMFEnd"]
     assert any(e.get("Variable") == "MENU_CHOICE" and e["Value"] == "2" for e in events)
+
+
+async def test_hangup_by_regex_lists_and_ends_every_match() -> None:
+    cfg = config(hold_time_s=(100.0, 0.0))
+    async with running(cfg) as (sim, client):
+        for i in range(3):
+            await client.originate(f"PJSIP/10{i}@trunk", channel_id=f"h{i}", context="outbound-msg")
+        await until(lambda: sum(c.state == "up" for c in sim.live_calls()) == 3)
+        items = await client.send_action(
+            "Hangup", {"Channel": "/^PJSIP\\/trunk-.*$/", "Cause": "16"}, list_action=True
+        )
+        await until(lambda: not sim.live_calls())
+    assert items[0]["Message"] == "Channels hung up will follow"
+    assert [m.event for m in items[1:]] == ["ChannelHungup"] * 3 + ["ChannelsHungupListComplete"]
