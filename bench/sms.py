@@ -6,6 +6,9 @@
   (after the first 5% of responses) to the last submit_sm_resp, delivery receipts flowing back
   and acknowledged as in production (target >= 1,000/s).
 * ``capped_rate_per_s``: 4 binds with max_tps 250 each (target within 2% of 1,000/s).
+* ``peer_limited_ratio``: one uncapped bind against a simulator that allows only 800/s and
+  answers ESME_RTHROTTLED above it: the rate achieved through back-off and resend, against
+  that limit (nothing may be lost).
 * ``dlr_map_mb``: memory of 100,000 outstanding message-id -> SMS mappings (target <= 100 MB).
 * The simulator and this client share the machine's cores; ``simulator_cpu`` is the share of
   one core the simulator process used during the run: near 1.0 means it was the bottleneck.
@@ -34,6 +37,8 @@ from engine.smpp.pool import SmscPool
 from engine.smpp.settings import SmscSettings
 
 REPO = Path(__file__).resolve().parents[1]
+#: The simulator's own submit limit in the third run (it answers ESME_RTHROTTLED above it).
+PEER_LIMIT = 800.0
 
 
 def _free_port() -> int:
@@ -48,9 +53,11 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class Simulator:
-    def __init__(self) -> None:
+    def __init__(self, tps: float | None = None) -> None:
         self.port = _free_port()
         cmd = [sys.executable, "-m", "engine.sim.smsc", "--port", str(self.port)]
+        if tps is not None:
+            cmd += ["--tps", str(tps)]
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
@@ -141,6 +148,11 @@ def main() -> None:
         capped = measure(sim, capped_n, binds=4, window=50, max_tps=250.0)
     finally:
         sim.stop()
+    limited_sim = Simulator(tps=PEER_LIMIT)
+    try:
+        limited = measure(limited_sim, capped_n // 2, binds=1, window=50, max_tps=None)
+    finally:
+        limited_sim.stop()
     memory = dlr_map_mb()
     cap_total = 4 * 250.0
     print(json.dumps({k: v for k, v in single.items() if k != "rate"}, separators=(",", ":")))
@@ -157,10 +169,14 @@ def main() -> None:
         "capped_target_per_s": cap_total,
         "capped_ratio": round(capped["rate"] / cap_total, 4),
         "capped_within_2pct": abs(capped["rate"] / cap_total - 1) <= 0.02,
+        "peer_limit_per_s": PEER_LIMIT,
+        "peer_limited_rate_per_s": round(limited["rate"], 1),
+        "peer_limited_ratio": round(limited["rate"] / PEER_LIMIT, 3),
+        "peer_limited_throttled_lost": limited["failed"],
         "dlr_map_mb": round(memory, 1),
         "dlr_map_bound_mb": 100.0,
         "dlr_map_ratio": round(memory / 100.0, 3),
-        "failed": single["failed"] + capped["failed"],
+        "failed": single["failed"] + capped["failed"] + limited["failed"],
         "cores": os.cpu_count(),
         "quick": args.quick,
     }

@@ -52,6 +52,15 @@ class SmscFaults:
     reject_by_suffix: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DeliverArgs:
+    source: str
+    destination: str
+    text: bytes
+    esm_class: int = 0
+    data_coding: int = 0
+
+
 @dataclass
 class Received:
     destination: str
@@ -73,6 +82,7 @@ class SmscSimulator:
         self.throttled = 0
         self.binds = 0
         self.sessions: set[_Session] = set()
+        self.redeliver: list[DeliverArgs] = []
         self._next_id = 0x10000
         self._server: asyncio.Server | None = None
         self._window_start = time.monotonic()
@@ -95,7 +105,7 @@ class SmscSimulator:
         body = text.encode("utf-16-be") if any(ord(c) > 0x7F for c in text) else text.encode()
         coding = 8 if any(ord(c) > 0x7F for c in text) else 0
         for session in list(self.sessions):
-            session.deliver(source=source, destination=destination, text=body, data_coding=coding)
+            session.send_deliver(DeliverArgs(source, destination, body, data_coding=coding))
             return
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -106,6 +116,7 @@ class SmscSimulator:
         finally:
             self.sessions.discard(session)
             session.close()
+            self.redeliver.extend(session.lost_receipts())
 
     def new_message_id(self) -> int:
         self._next_id += 1
@@ -134,7 +145,9 @@ class _Session:
         self.bound = False
         self.seq = 0
         self.closed = False
-        self.pending_dlrs: list[bytes] = []
+        self.pending_dlrs: list[DeliverArgs] = []
+        #: deliver_sm sent but not yet acknowledged: redelivered on the next bind if lost.
+        self.unacked: dict[int, DeliverArgs] = {}
 
     def close(self) -> None:
         if not self.closed:
@@ -173,8 +186,10 @@ class _Session:
             self.write(p.resp(command_id, sequence))
             await self.writer.drain()
             self.close()
+        elif command_id == p.DELIVER_SM | p.RESP:
+            self.unacked.pop(sequence, None)
         elif command_id & p.RESP:
-            return  # deliver_sm_resp, enquire_link_resp: nothing to do
+            return  # enquire_link_resp: nothing to do
         else:
             self.write(p.pdu(p.GENERIC_NACK, sequence, status=0x03))
 
@@ -185,6 +200,10 @@ class _Session:
         self.bound = True
         self.sim.binds += 1
         self.write(p.resp(command_id, sequence, body=b"bnetsim\x00"))
+        # Like a real SMSC: receipts a dropped bind never acknowledged come on the next one.
+        waiting, self.sim.redeliver = self.sim.redeliver, []
+        for args in waiting:
+            self.send_deliver(args)
 
     async def _on_submit(self, sequence: int, body: bytes) -> None:
         sim, faults = self.sim, self.sim.faults
@@ -240,7 +259,7 @@ class _Session:
         sim.accepted[sm.destination_addr] += 1
         dlr = self._receipt(sm, text_id) if faults.dlr and sm.registered_delivery else None
         if dlr is not None and faults.dlr_before_resp:
-            self.write(dlr)
+            self.send_deliver(dlr)
             dlr = None
         if faults.resp_delay_s:
             await asyncio.sleep(faults.resp_delay_s)
@@ -248,43 +267,47 @@ class _Session:
         if dlr is not None:
             self._queue_dlr(dlr)
 
-    def _receipt(self, sm: p.SubmitSm, message_id: str) -> bytes:
+    def _receipt(self, sm: p.SubmitSm, message_id: str) -> DeliverArgs:
         stat = "DELIVRD"
         for suffix, value in self.sim.faults.stat_by_suffix.items():
             if sm.destination_addr.endswith(suffix):
                 stat = value
-        return p.deliver_sm(
-            self.next_seq(),
-            source=sm.destination_addr,
-            destination=sm.source_addr,
-            text=p.receipt_text(message_id, stat),
-            esm_class=0x04,
-        )
+        text = p.receipt_text(message_id, stat)
+        return DeliverArgs(sm.destination_addr, sm.source_addr, text, esm_class=0x04)
 
-    def _queue_dlr(self, dlr: bytes) -> None:
+    def _queue_dlr(self, dlr: DeliverArgs) -> None:
         faults = self.sim.faults
         if faults.shuffle_dlrs:
             self.pending_dlrs.append(dlr)
             if len(self.pending_dlrs) >= 4:
                 random.shuffle(self.pending_dlrs)
                 for item in self.pending_dlrs:
-                    self.write(item)
+                    self.send_deliver(item)
                 self.pending_dlrs.clear()
         elif faults.dlr_delay_s:
-            asyncio.get_running_loop().call_later(faults.dlr_delay_s, self.write, dlr)
+            asyncio.get_running_loop().call_later(faults.dlr_delay_s, self.send_deliver, dlr)
         else:
-            self.write(dlr)
+            self.send_deliver(dlr)
 
-    def deliver(self, *, source: str, destination: str, text: bytes, data_coding: int) -> None:
+    def send_deliver(self, args: DeliverArgs) -> None:
+        if self.closed:
+            self.sim.redeliver.append(args)
+            return
+        seq = self.next_seq()
+        self.unacked[seq] = args
         self.write(
             p.deliver_sm(
-                self.next_seq(),
-                source=source,
-                destination=destination,
-                text=text,
-                data_coding=data_coding,
+                seq,
+                source=args.source,
+                destination=args.destination,
+                text=args.text,
+                esm_class=args.esm_class,
+                data_coding=args.data_coding,
             )
         )
+
+    def lost_receipts(self) -> list[DeliverArgs]:
+        return [*self.unacked.values(), *self.pending_dlrs]
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

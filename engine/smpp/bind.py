@@ -34,6 +34,8 @@ from engine.smpp.jobs import (
 )
 from engine.smpp.protocol import (
     COMMAND_IDS,
+    ESME_RMSGQFUL,
+    ESME_RTHROTTLED,
     FramingError,
     StatusClass,
     classify_status,
@@ -41,12 +43,14 @@ from engine.smpp.protocol import (
     receipt_from,
     split_frames,
 )
-from engine.smpp.ratelimit import TokenBucket
+from engine.smpp.ratelimit import AdaptiveLimit, TokenBucket, combined
 from engine.smpp.settings import SmscSettings
 
 log = logging.getLogger(__name__)
 _IDLE_WAIT_S = 0.02
 _MAX_THROTTLE_PAUSE_S = 10.0
+_BURST_S = 0.2
+_SMOOTH_BURST_S = 0.02
 
 
 class ConnectionLost(Exception):
@@ -136,6 +140,7 @@ class BindWorker(threading.Thread):
         self._outstanding: dict[int, tuple[SubmitJob, int, float]] = {}
         self._active: deque[SubmitJob] = deque()
         self._bucket = TokenBucket(self.cfg().max_tps, now)
+        self._learned = AdaptiveLimit()
         self._pause = self.cfg().throttle_backoff_s
         self._backoff_until = 0.0
         self._last_rx = now
@@ -210,13 +215,20 @@ class BindWorker(threading.Thread):
         while not self._stop_event.is_set() and self.cfg().enabled:
             now = time.monotonic()
             cfg = self.cfg()
-            self._bucket.set_rate(cfg.max_tps)
+            self._apply_rate(now, cfg)
             self._check_timers(now, cfg)
             self._send_acks()
             self._fill_window(now, cfg)
             for frame in self._read(self._wait_time(now, cfg)):
                 self._on_frame(frame)
         self._unbind()
+
+    def _apply_rate(self, now: float, cfg: SmscSettings) -> None:
+        learned = self._learned.current(now)
+        # An SMSC that polices its rate usually counts in sub-second slots: once it has
+        # refused, send smoothly instead of in 200 ms bursts.
+        burst = _SMOOTH_BURST_S if learned is not None else _BURST_S
+        self._bucket.set_rate(combined(cfg.max_tps, learned), burst_s=burst)
 
     def _wait_time(self, now: float, cfg: SmscSettings) -> float:
         if len(self._outstanding) >= cfg.window or not (self._active or len(self.inbox)):
@@ -336,6 +348,7 @@ class BindWorker(threading.Thread):
         now = time.monotonic()
         cls = classify_status(status)
         if cls is StatusClass.OK:
+            self._learned.on_accepted(now)
             self._pause = self.cfg().throttle_backoff_s
             job.message_ids[index] = message_id
             if len(job.segments) > 1 and message_id:
@@ -347,6 +360,8 @@ class BindWorker(threading.Thread):
             cls is StatusClass.TEMPORARY and job.attempts + 1 < self.cfg().max_attempts
         ):
             job.attempts += cls is StatusClass.TEMPORARY
+            if status in (ESME_RTHROTTLED, ESME_RMSGQFUL):
+                self._learned.on_throttled(now)
             self._retry_later(job, index, now)
         elif not job.finished:
             job.finished = True

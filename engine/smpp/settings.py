@@ -29,8 +29,9 @@ class SmscSettings(BaseModel):
     response_timeout_s: float = Field(default=30.0, gt=0)
     #: Reconnect backoff doubles from 0.5 s up to this.
     reconnect_max_s: float = Field(default=30.0, gt=0)
-    #: First pause after ESME_RTHROTTLED / ESME_RMSGQFUL (doubles while they continue, max 10 s).
-    throttle_backoff_s: float = Field(default=0.2, gt=0)
+    #: Pause after ESME_RTHROTTLED / ESME_RMSGQFUL (doubles while they continue, max 10 s); the
+    #: bind also learns the SMSC's own rate from them and sends below it.
+    throttle_backoff_s: float = Field(default=0.05, gt=0)
     #: Sends of one PDU that got a temporary error before the message counts as failed.
     max_attempts: int = Field(default=3, ge=1, le=20)
     registered_delivery: bool = True

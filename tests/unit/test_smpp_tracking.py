@@ -83,3 +83,17 @@ def test_routing_by_prefix_then_priority_and_disabled_skipped() -> None:
     names = [link.name for link in pool.candidates("+31612345678")]
     assert names == ["mobile", "backup", "general"]
     assert [link.name for link in pool.candidates("+31201234567")] == ["general"]
+
+
+def test_adaptive_limit_learns_the_smsc_rate_and_probes_upward() -> None:
+    from engine.smpp.ratelimit import AdaptiveLimit, combined
+
+    learned = AdaptiveLimit()
+    assert learned.current(0.0) is None  # no refusal yet: no learned limit
+    for i in range(80):  # the SMSC took 80 in the first 100 ms, then refused
+        learned.on_accepted(i * 0.00125)
+    learned.on_throttled(0.1)
+    assert learned.limit is not None and 700 <= learned.limit <= 800
+    assert (learned.current(1.2) or 0) > learned.limit / 1.2  # grows again without refusals
+    assert combined(250.0, learned.limit) == 250.0
+    assert combined(None, None) is None
