@@ -223,14 +223,17 @@ def patch_from(data: ParticipantIn) -> ParticipantPatch:
 def same_as(session: Session, participant_id: int, data: ParticipantIn, index: Pc4Index) -> bool:
     """True when ``data`` would not change the stored participant (idempotent re-import)."""
     p = get(session, participant_id)
-    phones = sorted(parse_phone(x).e164 for x in data.phones)
-    addrs = sorted(_address_key(_address(a, index)) for a in data.addresses)
+    phones = {parse_phone(x).e164 for x in data.phones}
+    addrs = sorted(_address_key(address_values(a, index)) for a in data.addresses)
+    stored = sorted(_address_key({f: getattr(a, f) for f in _KEY_FIELDS}) for a in p.addresses)
     return (p.name == clean_field(data.name, "name", max_len=200)
             and p.email == _email(data.email) and p.channel_pref == data.channel_pref
-            and sorted(ph.e164 for ph in p.phones) == phones
-            and sorted(_address_key(a) for a in p.addresses) == addrs)
+            and {ph.e164 for ph in p.phones} == phones and stored == addrs)
 
 
-def _address_key(a: Address) -> tuple[object, ...]:
-    return (a.label, a.postcode, a.house_number, round(a.lat, 6), round(a.lon, 6), a.days_mask,
-            a.start_minute, a.end_minute)
+_KEY_FIELDS = ("label", "postcode", "house_number", "lat", "lon", "days_mask", "start_minute",
+               "end_minute")
+
+
+def _address_key(a: dict[str, Any]) -> tuple[object, ...]:
+    return tuple(round(a[f], 6) if f in ("lat", "lon") else a[f] for f in _KEY_FIELDS)
