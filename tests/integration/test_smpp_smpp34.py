@@ -46,6 +46,7 @@ class Smpp34Smsc:
         self.accepted: Counter[str] = Counter()
         self.payloads: list[tuple[bytes, int, int]] = []
         self.sessions: dict[str, Any] = {}
+        self.receipt_errors: list[str] = []
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -60,6 +61,7 @@ class Smpp34Smsc:
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        self.loop.close()
 
     async def _stop(self) -> None:
         # smpp34 builds its futures at call time: call it inside the running loop.
@@ -94,12 +96,15 @@ class Smpp34Smsc:
             "done date:2611241201 stat:DELIVRD err:000 text:"
         ).encode()
         esme = self.sessions[event.session_id]
-        await esme.deliver_sm(
-            source_addr=event.destination_addr,
-            destination_addr=event.source_addr,
-            esm_class=0x04,
-            short_message=receipt,
-        )
+        try:
+            await esme.deliver_sm(
+                source_addr=event.destination_addr,
+                destination_addr=event.source_addr,
+                esm_class=0x04,
+                short_message=receipt,
+            )
+        except smpp34.SmppError as exc:  # a late deliver_sm_resp must not stop this server
+            self.receipt_errors.append(str(exc))
 
     def send_mo(self, source: str, text: str) -> None:
         esme = next(iter(self.sessions.values()))
