@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.embedded import free_port  # noqa: E402
+from engine.geo.distance import haversine_m  # noqa: E402
 from engine.geo.importer import import_pc4_file  # noqa: E402
 from engine.geo.models import Pc4Area  # noqa: E402
 from engine.participants.synth import SynthConfig, generate  # noqa: E402
@@ -46,8 +47,16 @@ def participation_for(participants: int) -> float:
     return participants / total_residents()
 
 
-def load_store(url: str, participation: float, seed: int = SEED) -> int:
-    """Migrate, import the PC4 table and generate the population; returns participants."""
+#: Quick runs keep the national density but only around the bench's two centres.
+QUICK_CENTRES = (("7411", 15_000.0), ("1012", 20_000.0))
+
+
+def load_store(url: str, participation: float, seed: int = SEED, *,
+               regional: bool = False) -> int:
+    """Migrate, import the PC4 table and generate the population; returns participants.
+
+    ``regional`` generates participants only in PC4 areas near :data:`QUICK_CENTRES`.
+    """
     upgrade(url)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
@@ -55,6 +64,11 @@ def load_store(url: str, participation: float, seed: int = SEED) -> int:
         import_pc4_file(s, PC4_CSV)
     with factory() as s:
         areas = list(s.query(Pc4Area).order_by(Pc4Area.pc4))
+    if regional:
+        by_pc4 = {a.pc4: a for a in areas}
+        areas = [a for a in areas if any(
+            haversine_m(by_pc4[c].lat, by_pc4[c].lon, a.lat, a.lon) <= r
+            for c, r in QUICK_CENTRES)]
     with engine.begin() as conn:
         n = generate(conn, areas, SynthConfig(participation=participation, seed=seed))
     analyze(engine)
@@ -62,22 +76,22 @@ def load_store(url: str, participation: float, seed: int = SEED) -> int:
     return n
 
 
-def cache_key(participation: float, seed: int = SEED) -> str:
-    return f"p{participation:.6f}-s{seed}"
+def cache_key(participation: float, seed: int = SEED, regional: bool = False) -> str:
+    return f"p{participation:.6f}-s{seed}" + ("-regional" if regional else "")
 
 
-def sqlite_path(participation: float, seed: int = SEED) -> Path:
-    return CACHE / f"sqlite-{cache_key(participation, seed)}.db"
+def sqlite_path(participation: float, seed: int = SEED, regional: bool = False) -> Path:
+    return CACHE / f"sqlite-{cache_key(participation, seed, regional)}.db"
 
 
-def cached_sqlite(participation: float, seed: int = SEED) -> str:
+def cached_sqlite(participation: float, seed: int = SEED, regional: bool = False) -> str:
     """URL of the cached SQLite store, built (atomically) when missing."""
-    path = sqlite_path(participation, seed)
+    path = sqlite_path(participation, seed, regional)
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".building")
         tmp.unlink(missing_ok=True)
-        load_store(f"sqlite:///{tmp}", participation, seed)
+        load_store(f"sqlite:///{tmp}", participation, seed, regional=regional)
         tmp.rename(path)
     return f"sqlite:///{path}"
 
@@ -95,9 +109,10 @@ def pg_unavailable() -> str:
 
 
 @contextmanager
-def cached_postgres(participation: float, seed: int = SEED) -> Iterator[str]:
+def cached_postgres(participation: float, seed: int = SEED,
+                    regional: bool = False) -> Iterator[str]:
     """A PostgreSQL cluster whose data directory is cached in var/bench, loaded once."""
-    root = CACHE / f"pg-{cache_key(participation, seed)}"
+    root = CACHE / f"pg-{cache_key(participation, seed, regional)}"
     data, ready = root / "data", root / "loaded"
     if root.exists() and not ready.exists():
         shutil.rmtree(root)  # an earlier load was interrupted
@@ -118,7 +133,7 @@ def cached_postgres(participation: float, seed: int = SEED) -> Iterator[str]:
         if fresh:
             subprocess.run(_as_postgres(["createdb", "-h", "127.0.0.1", "-p", str(port), "-U",
                                          "bnet", "bnet"]), check=True, capture_output=True)
-            load_store(url, participation, seed)
+            load_store(url, participation, seed, regional=regional)
             ready.touch()
         yield url
     finally:
