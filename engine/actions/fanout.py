@@ -8,6 +8,8 @@ part keeps the wave number and the nearest-first ranks.
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -124,9 +126,23 @@ def write_rows(session: Session, action: Action, rows: list[dict[str, Any]], *,
     return len(calls), len(texts)
 
 
+def attempt_id() -> str:
+    """A fresh random id in UUIDv7 layout (32 hex, usable as AMI ChannelId).
+
+    Time-ordered ids land at the right edge of the primary-key B-tree: thousands of inserts
+    dirty a few pages instead of one random page each (uuid4), which is most of the commit
+    time of a large fan-out on SQLite.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (
+        rand & (2**62 - 1))
+    return uuid.UUID(int=value).hex
+
+
 def _call_row(action: Action, target_id: int, row: dict[str, Any], now: datetime,
               purpose: str = "alert") -> dict[str, Any]:
-    return {"id": uuid.uuid4().hex, "action_id": action.id, "target_id": target_id,
+    return {"id": attempt_id(), "action_id": action.id, "target_id": target_id,
             "e164": row["e164"], "purpose": purpose, "attempt_no": 1, "rank": row["rank"],
             "priority": action.priority, "state": "queued", "due_at": now, "dtmf": "",
             "claimed_by": None, "trunk": None, "originated_at": None, "answered_at": None,
@@ -154,15 +170,17 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     conn = session.connection()
     dialect = conn.dialect
     table = model.__table__
-    keys = list(rows[0])
-    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
-    processors = {k: table.c[k].type.bind_processor(dialect) for k in keys}
-    params = [{k: (p(row[k]) if (p := processors[k]) else row[k]) for k in keys} for row in rows]
-    if compiled.positional:
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(str(compiled), [tuple(p[k] for k in order) for p in params])
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
+    order = list(compiled.positiontup or []) if compiled.positional else list(rows[0])
+    convert = [(k, table.c[k].type.bind_processor(dialect)) for k in order]
+    if not any(p for _, p in convert):
+        values = [tuple(row[k] for k in order) for row in rows]
     else:
-        conn.exec_driver_sql(str(compiled), params)
+        values = [tuple(p(row[k]) if p else row[k] for k, p in convert) for row in rows]
+    if compiled.positional:
+        conn.exec_driver_sql(str(compiled), values)
+    else:
+        conn.exec_driver_sql(str(compiled), [dict(zip(order, v, strict=True)) for v in values])
 
 
 @dataclass(frozen=True)

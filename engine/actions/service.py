@@ -27,6 +27,8 @@ from engine.geo.models import Pc4Area
 #: creating transaction, the rest of the area in a second one right after, so the dialer can
 #: start on the nearest people while thousands of rows are still being selected and written.
 FIRST_RADIUS_M = 500.0
+#: ... and of those, at most this many (PC4-centroid addresses cluster at one point).
+FIRST_TARGETS = 150
 
 
 def compose_texts(ctx: ActionContext, req: ActionCreate) -> tuple[str, str, str, compose.SmsPlan]:
@@ -95,7 +97,8 @@ def start_action(session: Session, ctx: ActionContext, action: Action) -> Effect
     area = stored_area(action)
     split = area.kind == "circle" and area.radius_m > FIRST_RADIUS_M
     first = AreaSpec("circle", area.lat, area.lon, radius_m=FIRST_RADIUS_M) if split else area
-    wave = select_wave(session, ctx, action, first, part="nearest" if split else "all")
+    wave = select_wave(session, ctx, action, first, part="nearest" if split else "all",
+                       limit=FIRST_TARGETS if split else None)
     return Effects(action.id, {"kind": "started", **wave}, wake_dialer=wave["calls"] > 0,
                    wake_sms=wave["sms"] > 0, render_audio="voice" in _chan(action),
                    rest_of_area=split)
@@ -119,7 +122,7 @@ def expand_action(
 
 
 def select_wave(session: Session, ctx: ActionContext, action: Action, area: AreaSpec,
-                *, part: str = "all") -> dict[str, Any]:
+                *, part: str = "all", limit: int | None = None) -> dict[str, Any]:
     """Select everyone in ``area`` not yet targeted and write their work; dossier the counts.
 
     ``part`` "nearest"/"rest" marks the two steps of a split fan-out (one wave in total).
@@ -129,12 +132,13 @@ def select_wave(session: Session, ctx: ActionContext, action: Action, area: Area
     selection = ctx.select()(session, area.for_selection(), ctx.now, exclude_e164=known,
                              testers_only=action.kind == "test")
     plan = compose.plan_sms(action.sms_text, ctx.settings.actions.sms_max_segments)
-    result = write_wave(session, action, selection.entries, now=ctx.now,
+    entries = selection.entries if limit is None else selection.entries[:limit]
+    result = write_wave(session, action, entries, now=ctx.now,
                         sms_segments=plan.segments, continue_wave=part == "rest")
     regions = _regions_reached(session, ctx, selection.count_by_pc4)
     data: dict[str, Any] = {
         **result.as_dict(), "area": area.to_json(), "testers_only": action.kind == "test",
-        "selected": len(selection.entries), "regions": regions,
+        "selected": len(entries), "regions": regions,
         "outside_own_region": any(r != action.region for r in regions)}
     if part != "all":
         data["part"] = part
