@@ -15,7 +15,12 @@ from engine.config import Settings
 from engine.errors import CliError, EngineError
 from engine.tts.backends import backend_names
 from engine.tts.cache import prune, write_atomically
-from engine.tts.prompt_audio import install_prompt, render_prompt, renderable_prompts
+from engine.tts.prompt_audio import (
+    alias_names,
+    install_prompt,
+    render_prompt,
+    renderable_prompts,
+)
 from engine.tts.render import render, spoken_text
 
 
@@ -95,6 +100,8 @@ def _render_prompts(args: argparse.Namespace, settings: Settings) -> int:
             for name in names:
                 rendered = render_prompt(name, settings.tts, callback)
                 target = install_prompt(name, rendered, settings.tts)
+                for alias in alias_names(name):
+                    install_prompt(alias, rendered, settings.tts)
                 done.append((name, target, rendered.duration_s, rendered.cached))
                 progress.advance(task)
     except EngineError as exc:

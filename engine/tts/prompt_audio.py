@@ -54,10 +54,15 @@ def install_prompt(name: str, rendered: RenderedAudio, settings: TtsSettings) ->
     """
     if settings.asterisk_sounds_dir is None:
         return playback_name(rendered.path)
-    target = settings.asterisk_sounds_dir / PROMPT_SOUND_DIR / f"{ALIASES.get(name, name)}.wav"
+    target = settings.asterisk_sounds_dir / PROMPT_SOUND_DIR / f"{name}.wav"
     if not (target.is_file() and os.path.samefile(target, rendered.path)):
         write_atomically(target, lambda tmp: link_or_copy(rendered.path, tmp))
     return playback_name(target)
+
+
+def alias_names(name: str) -> list[str]:
+    """Other names the same prompt is known by (installed too, e.g. ``bnet/unsubscribed``)."""
+    return [alias for alias, canonical in ALIASES.items() if canonical == name]
 
 
 def prompt_sound_name(name: str, settings: TtsSettings, callback_number: str) -> str | None:

@@ -187,7 +187,7 @@ def test_cli_prompts_render_installs_stable_names(tmp_path: Path) -> None:
     sounds = tmp_path / "sounds"
     settings = Settings(tts=tts_settings(tmp_path, asterisk_sounds_dir=sounds))
     assert run_cli(["prompts", "render"], settings) == (0, "")
-    for name in ("intro", "menu", "no_active_action", "message_closing"):
+    for name in ("intro", "menu", "no_active_action", "message_closing", "unsubscribed"):
         info = wav_info(sounds / "bnet" / f"{name}.wav")
         assert info.rate == 8000 and info.rms > 1000
     assert run_cli(["prompts", "render"], settings) == (0, "")  # second run: from cache
