@@ -231,9 +231,13 @@ async def replay_actions(
     settle: float,
     recorded_names: dict[str, str],
     skip: frozenset[str] = frozenset(),
-    idle: Callable[[], bool] | None = None,
+    idle: Callable[[int], bool] | None = None,
 ) -> Replay:
-    """Send ``actions`` at their recorded offsets times ``scale``; collect everything."""
+    """Send ``actions`` at their recorded offsets times ``scale``; collect everything.
+
+    ``idle(n)`` says whether the server has received ``n`` Originates and has no call left;
+    a Logoff waits for it (the recordings logged off after the calls ended).
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     result = Replay()
     t0 = time.monotonic()
@@ -248,6 +252,7 @@ async def replay_actions(
     reader_task = asyncio.create_task(read())
     name_to_id = {name: uid for uid, name in recorded_names.items()}
     first = actions[0][0] if actions else 0.0
+    originated = 0
     for offset, action in actions:
         if action.action_id in skip:
             continue
@@ -255,8 +260,9 @@ async def replay_actions(
         if action.name == "Logoff" and idle is not None:
             # The recordings log off once the calls are over; wait for that, not the clock.
             deadline = time.monotonic() + 5.0
-            while not idle() and time.monotonic() < deadline:
+            while not idle(originated) and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
+        originated += action.name == "Originate"
         headers = list(action.headers)
         for i, (key, value) in enumerate(headers):
             if key == "Channel" and value in name_to_id:
@@ -265,7 +271,7 @@ async def replay_actions(
         writer.write(frame(headers))
     deadline = time.monotonic() + settle
     while not result.eof and time.monotonic() < deadline:
-        if idle is not None and idle():
+        if idle is not None and idle(originated):
             await asyncio.sleep(0.05)  # the last events of the last call
             break
         await asyncio.sleep(0.005)

@@ -75,12 +75,13 @@ SCENARIOS = {
             "1920": Outcome("noanswer"),
             "1930": answer(1.0, 20.0),
             "1940": answer(1.0, 20.0),
-        }
+        },
+        scale=0.03,
     ),
     "20": Scenario(
         {
             # The recording's engine sent its Redirect on DTMFEnd; press just before it.
-            "2000": answer(1.0, 10.0, dtmf="2", dtmf_after_s=1.5),
+            "2000": answer(1.0, 10.0, dtmf="2", dtmf_after_s=0.5),
             "2010": answer(1.0, 20.0),
             "2020": answer(1.0, 20.0),
         },
@@ -118,7 +119,7 @@ async def run(prefix: str, scenario: Scenario) -> Replay:
             settle=duration + 0.3,
             recorded_names=channel_names(recorded),
             skip=scenario.skip,
-            idle=lambda: not sim.live_calls(),
+            idle=lambda n: len(sim.originates) >= n and not sim.live_calls(),
         )
 
 
@@ -196,7 +197,7 @@ async def test_channel_cap_of_transcript_17_gives_the_same_outcomes() -> None:
     """17(b): 4 capped Local originates (2 refused; which two varies, so compare as a
     multiset) and 4 to the device-state-capped endpoint (all answered)."""
     scenario = Scenario(
-        {f"17{n}": answer(1.0, 2.0) for n in range(11, 25)}, filtered=True, scale=0.02
+        {f"17{n}": answer(1.0, 2.0) for n in range(11, 25)}, filtered=True, scale=0.05
     )
     t = transcript("17")
     result = await run("17", scenario)
