@@ -151,3 +151,37 @@ def test_cli_import_writes_report_file(
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == "bnet: error: leeg.csv is empty"
     assert _participants(geo_session_factory) == 3
+
+
+def test_rows_without_reference_and_repeated_references(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    no_ref = _write(tmp_path / "zonder.csv", [r[1:] for r in GOOD], header=HEADER[1:])
+    report = import_csv(geo_session_factory, no_ref, _index(geo_session_factory))
+    assert (report.accepted, report.rejected) == (3, 0)
+    twice = _write(tmp_path / "dubbel.csv", [
+        ["R9", "Eerst", "0611111111", "7411", "1", "beide", ""],
+        ["R9", "Daarna", "0611111111", "7412", "1", "beide", ""],
+    ])
+    report = import_csv(geo_session_factory, twice, _index(geo_session_factory))
+    assert (report.accepted, report.updated, report.rejected) == (1, 1, 0)
+    with geo_session_factory() as s:
+        p = s.scalars(select(Participant).where(Participant.external_ref == "R9")).one()
+        assert p.name == "Daarna" and [a.pc4 for a in p.addresses] == ["7412"]
+    assert _participants(geo_session_factory) == 4
+
+
+def test_bulk_conflict_falls_back_to_row_by_row(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from engine.participants import bulk
+
+    def conflicting(*_args: object) -> dict[str, int]:
+        raise IntegrityError("INSERT", {}, Exception("a concurrent writer took a number"))
+
+    monkeypatch.setattr(bulk, "insert", conflicting)
+    path = _write(tmp_path / "deelnemers.csv", GOOD + [r for r, _ in BAD])
+    report = import_csv(geo_session_factory, path, _index(geo_session_factory))
+    assert (report.accepted, report.rejected) == (3, len(BAD))
+    assert _participants(geo_session_factory) == 3
