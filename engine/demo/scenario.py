@@ -65,6 +65,8 @@ class Centralist:
             if resp.status_code >= 400:
                 raise RuntimeError(f"events stream refused: {resp.status_code}")
             for line in resp.iter_lines():
+                if time.monotonic() > deadline:
+                    return n
                 if not line.startswith("data:"):
                     continue
                 counts = json.loads(line[5:].strip())

@@ -8,6 +8,7 @@ and SMSC simulators, plus an SMTP sink. Logs go to ``<root>/logs``.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -63,13 +64,25 @@ public_base_url = "http://127.0.0.1:{ports.api}"
 cache_dir = "{root}/sounds"
 [mail]
 port = {ports.smtp}
+unsubscribe_secret = "{secrets.token_hex(16)}"
 [dialer]
 fastagi_port = {ports.agi}
+# Short retry delays so the demo shows retries finishing (production: 2 and 5 minutes).
+[dialer.retry.busy]
+delay_s = 4
+max_attempt_no = 3
+[dialer.retry.no_answer]
+delay_s = 6
+max_attempt_no = 2
+[dialer.retry.unreachable]
+delay_s = 6
+max_attempt_no = 2
 [[dialer.servers]]
 name = "local"
 host = "{ami_host}"
 port = {ami_port}
-simulated = {str(opts.real_ami is None).lower()}
+# the demo runs the simulator as its own process, like a real Asterisk
+simulated = false
 [[dialer.trunks]]
 name = "trunk1"
 max_channels = {opts.lines}
@@ -79,7 +92,7 @@ prefixes = ["+31"]
 name = "local"
 host = "{smsc_host}"
 port = {smsc_port}
-simulated = {str(opts.real_smsc is None).lower()}
+simulated = false
 """
 
 

@@ -21,7 +21,7 @@ def test_demo_runs_an_action_end_to_end(tmp_path: Path, shared_dir: Path) -> Non
     root = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "engine.cli", "demo", "--root", str(root),
-         "--participation", "0.01", "--radius", "1200", "--timeout", "120"],
+         "--participation", "0.01", "--radius", "1000", "--timeout", "90"],
         capture_output=True, text=True, timeout=300,
     )
     out = proc.stdout + proc.stderr
