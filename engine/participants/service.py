@@ -11,7 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.actions import dossier
-from engine.actions.models import ActionTarget, CallAttempt, InboundCall, SmsMessage
+from engine.actions.models import (
+    ActionTarget,
+    CallAttempt,
+    EmailMessage,
+    InboundCall,
+    SmsMessage,
+)
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.geo.service import Pc4Index, normalize_postcode
 from engine.participants.models import Address, Participant, Phone
@@ -195,6 +201,8 @@ def erase(session: Session, participant_id: int) -> int:
     # Match numbers and e-mail only: names are not unique enough to pseudonymise safely.
     changed = dossier.pseudonymise(session, {**numbers, "email": p.email}, pseudonym)
     _pseudonymise_work_rows(session, list(numbers.values()), pseudonym)
+    session.execute(update(EmailMessage).where(EmailMessage.participant_id == p.id)
+                    .values(address=f"{pseudonym}@erased.invalid"))
     p.name, p.email, p.external_ref = "", None, None
     p.status, p.unsubscribed_at = "erased", utcnow()
     p.phones.clear()
