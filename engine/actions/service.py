@@ -20,7 +20,7 @@ from engine.actions.fanout import write_wave
 from engine.actions.models import KIND_PRIORITY, Action, ActionTarget
 from engine.actions.ports import LocationLike
 from engine.actions.schemas import ActionCreate, AreaIn
-from engine.api.auth import Forbidden, region_of_municipality
+from engine.api.auth import Forbidden, list_regions, region_of_municipality
 from engine.geo.models import Pc4Area
 
 #: A circle wider than this is fanned out in two steps: everyone within this radius in the
@@ -83,17 +83,19 @@ def create_action(
         "channels": action.channels, "signalement": signalement, "voice_script": voice,
         "sms_text": sms, "sms_segments": plan.segments, "sms_encoding": plan.encoding,
         "place": action.place, "municipality": where.municipality_code, "area": area.to_json(),
-        "callback_number": action.callback_number})
+        "callback_number": action.callback_number, "draft": req.draft})
     effects = Effects(action.id, {"kind": "created"}, render_audio="voice" in _chan(action))
     if not req.draft:
-        effects = start_action(session, ctx, action)
+        effects = start_action(session, ctx, action, record_start=False)
     return action, effects
 
 
-def start_action(session: Session, ctx: ActionContext, action: Action) -> Effects:
+def start_action(session: Session, ctx: ActionContext, action: Action, *,
+                 record_start: bool = True) -> Effects:
     action.state = lifecycle.next_state(action.state, "start")
     action.started_at = ctx.now
-    dossier.append(session, action.id, actor=ctx.actor, kind="started", data={})
+    if record_start:  # launching a draft; a direct launch is in the "created" entry
+        dossier.append(session, action.id, actor=ctx.actor, kind="started", data={})
     area = stored_area(action)
     split = area.kind == "circle" and area.radius_m > FIRST_RADIUS_M
     first = AreaSpec("circle", area.lat, area.lon, radius_m=FIRST_RADIUS_M) if split else area
@@ -151,8 +153,8 @@ def _regions_reached(session: Session, ctx: ActionContext, by_pc4: dict[str, int
         return []
     codes = set(session.scalars(
         select(Pc4Area.municipality_code).where(Pc4Area.pc4.in_(list(by_pc4)))))
-    default = ctx.settings.region_default
-    return sorted({region_of_municipality(session, c, default) for c in codes})
+    index = {code: r.name for r in list_regions(session) for code in r.municipality_codes}
+    return sorted({index.get(c, ctx.settings.region_default) for c in codes})
 
 
 def stored_area(action: Action) -> AreaSpec:

@@ -212,7 +212,7 @@ def test_large_fan_out_writes_the_nearest_first_then_the_rest(api_settings, api_
     assert [t.distance_m for t in targets] == sorted(t.distance_m for t in targets)
     assert {t.wave for t in targets} == {0}
     assert len(calls) == len(set(calls)) == created["wave"]["calls"]
-    assert kinds == ["created", "started", "selection", "selection"]
+    assert kinds == ["created", "selection", "selection"]
     # woken for the nearest people at once, and again for the rest of the area
     assert redis.published.count(("bnet:dialer:wake", aid)) == 2
 

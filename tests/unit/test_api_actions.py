@@ -73,12 +73,15 @@ def test_draft_then_start(api_settings, api_factory, deventer):
         closing = c.post(f"/v1/actions/{draft['id']}/close", json={"outcome": "klaar"},
                          headers=h)
         started = c.post(f"/v1/actions/{draft['id']}/start", headers=h)
+        kinds = [e["kind"] for e in c.get(f"/v1/actions/{draft['id']}/dossier",
+                                          headers=h).json()["entries"]]
     assert draft["state"] == "draft" and draft["allowed_operations"] == ["cancel", "expand",
                                                                         "start"]
     assert before["targets"] == 0
     assert (closing.status_code, problem(closing)["code"]) == (409, "cannot_close_draft")
     assert started.json()["action"]["state"] == "running"
     assert started.json()["result"]["targets"] > 0
+    assert kinds[:2] == ["created", "started"] and "selection" in kinds
 
 
 def test_estimate_before_and_after_create(api_settings, api_factory, deventer):
@@ -132,17 +135,16 @@ def test_dossier_json_csv_and_tamper_detection(api_settings, api_factory, devent
         broken = c.get(f"/v1/actions/{aid}/dossier", headers=auditor).json()
     kinds = [e["kind"] for e in doc["entries"]]
     # 2 km is fanned out in two steps: everyone within 500 m first, then the rest.
-    assert kinds == ["created", "started", "selection", "selection", "selection", "expanded",
-                     "cancelled"]
+    assert kinds == ["created", "selection", "selection", "selection", "expanded", "cancelled"]
     assert doc["verified"] is True
     assert doc["entries"][0]["actor"] == "centralist:centralist-ijsselland"
-    nearest, rest = doc["entries"][2]["data"], doc["entries"][3]["data"]
+    nearest, rest = doc["entries"][1]["data"], doc["entries"][2]["data"]
     assert (nearest["part"], nearest["area"]["radius_m"]) == ("nearest", 500)
     assert (rest["part"], rest["area"]["radius_m"]) == ("rest", 2000)
     assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.text)))
     assert [r["kind"] for r in rows] == kinds
-    assert broken["verified"] is False and broken["first_bad_seq"] == 7
+    assert broken["verified"] is False and broken["first_bad_seq"] == 6
 
 
 def test_problem_json_for_404_405_and_validation(api_settings, api_factory):
