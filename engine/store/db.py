@@ -16,6 +16,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -34,6 +35,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin_before_savepoint(conn: Any, _name: str | None) -> None:
+    # pysqlite only says BEGIN before a write. A SAVEPOINT issued before any write starts the
+    # transaction itself, and its RELEASE then commits everything: the outer rollback would
+    # not undo it. An explicit BEGIN first keeps the savepoint nested in the transaction.
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -107,13 +107,10 @@ def test_concurrent_appends_from_two_threads_give_a_gapless_chain(
         assert dossier.verify(s, "A1").ok
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SQLite via pysqlite: a SAVEPOINT (dossier.append's begin_nested) issued before any other "
-    "write starts the transaction itself, and its RELEASE commits it; the outer rollback then "
-    "cannot undo the entry. Fixing it in engine/store/db.py (explicit BEGIN) needs BEGIN "
-    "IMMEDIATE or retries for concurrent writers; reported to the lead."))
 def test_rolled_back_transaction_leaves_no_dossier_entry(
         session_factory: sessionmaker[Session]) -> None:
+    # On SQLite a SAVEPOINT before any write used to start the transaction itself and commit it
+    # on RELEASE (engine/store/db.py now says BEGIN first).
     with pytest.raises(RuntimeError), session_factory() as s, s.begin():
         dossier.append(s, "A1", actor="centralist", kind="created", data={})
         raise RuntimeError("the action could not be created")
