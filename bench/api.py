@@ -235,8 +235,8 @@ def bench_sse(base: str, headers: dict[str, str], redis_url: str, db: str, round
             "bound_ms": BOUND_SSE_P95_MS, "ratio": round(p95 / BOUND_SSE_P95_MS, 3)}
 
 
-async def bench_clients(base: str, headers: dict[str, str], redis_url: str, clients: int,
-                        seconds: float) -> dict[str, Any]:
+async def bench_clients(base: str, headers: dict[str, str], redis_url: str, db: str,
+                        clients: int, seconds: float) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
     from engine.actions import progress
@@ -276,17 +276,29 @@ async def bench_clients(base: str, headers: dict[str, str], redis_url: str, clie
                 i += 1
 
         async def publisher() -> None:
+            # A real change every tick (one more answered call), so every stream gets events.
             client = aioredis.Redis.from_url(redis_url)
-            while time.monotonic() < stop:
-                await progress.apublish(client, aid, {"kind": "bench"})
+            writer = sqlite3.connect(db.split("///", 1)[1], timeout=30)
+            ids = [r[0] for r in writer.execute(
+                "SELECT id FROM call_attempt WHERE action_id = ? ORDER BY rank", (aid,))]
+            for call_id in ids:
+                if time.monotonic() >= stop:
+                    break
+                writer.execute("UPDATE call_attempt SET state = 'answered', answered_at = "
+                               "CURRENT_TIMESTAMP WHERE id = ?", (call_id,))
+                writer.commit()
+                await progress.apublish(client, aid, {"kind": "call", "state": "answered"})
                 await asyncio.sleep(0.2)
+            writer.close()
             await client.aclose()
 
         half = clients // 2
         await asyncio.gather(*[sse() for _ in range(half)],
                              *[getter(i) for i in range(clients - half)], publisher())
     return {"clients": clients, "seconds": seconds, "get_requests": counters["get"],
-            "sse_events": counters["sse_events"], "errors": len(errors),
+            "sse_events": counters["sse_events"],
+            "sse_events_per_stream": round(counters["sse_events"] / max(1, clients // 2), 1),
+            "errors": len(errors),
             "error_kinds": sorted(set(errors))[:5]}
 
 
@@ -311,7 +323,7 @@ def main() -> None:
         log(f"create: {create}")
         sse = bench_sse(base, headers, redis.url, url, 20)
         log(f"sse: {sse}")
-        clients = asyncio.run(bench_clients(base, headers, redis.url, 200,
+        clients = asyncio.run(bench_clients(base, headers, redis.url, url, 200,
                                             5.0 if args.quick else 10.0))
         log(f"clients: {clients}")
     finally:

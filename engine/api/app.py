@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -48,6 +50,7 @@ def create_app(
 
         redis = redis_lib.Redis.from_url(settings.redis.url)
     app = FastAPI(
+        lifespan=_lifespan,
         title="Burgernet engine",
         version="1",
         description="HTTP hook for meldkamer centralists: actions, progress, dossier.",
@@ -70,6 +73,14 @@ def create_app(
     for name in _OPTIONAL_ROUTERS:
         _mount_optional(app, name)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    hub = getattr(app.state, "progress_hub", None)
+    if hub is not None:
+        await hub.close()
 
 
 def _optional(factory: Any) -> Any:
