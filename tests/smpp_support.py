@@ -167,6 +167,17 @@ def dossier_kinds(factory: sessionmaker[Session], action_id: str) -> list[str]:
         )
 
 
+def dossier_sms(factory: sessionmaker[Session], action_id: str, kind: str) -> list[int]:
+    """SMS ids listed in the action's dossier entries of ``kind`` (entries cover a batch)."""
+    with transaction(factory) as session:
+        entries = session.scalars(
+            select(DossierEntry).where(
+                DossierEntry.action_id == action_id, DossierEntry.kind == kind
+            )
+        ).all()
+        return [item["sms_id"] for e in entries for item in e.data.get("sms", [e.data])]
+
+
 @contextmanager
 def running(service: Any) -> Iterator[threading.Event]:
     """Run an SmsService loop in a thread for the duration of the block."""

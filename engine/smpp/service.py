@@ -183,6 +183,7 @@ class SmsService:
     def _record(self, batch: list[Event]) -> None:
         acks: list[Ack] = []
         with transaction(self.factory) as session:
+            self.recorder.begin(session, batch)
             for event in batch:
                 if isinstance(event, BindState):
                     self._bind_state(event)
@@ -191,6 +192,7 @@ class SmsService:
                 job = getattr(event, "job", None)
                 if job is not None and job.finished:
                     self.inflight.pop(job.sms_id, None)
+            self.recorder.finish(session)
         for ack in acks:
             ack()
         for action_id, kind in self.recorder.touched.items():
