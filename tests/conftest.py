@@ -87,4 +87,4 @@ def geo_session_factory(
 
 # Stores on SQLite and PostgreSQL with the PC4 table, copied from a session template (geo,
 # participants and store tests).
-from tests.participants_support import _pg_template, _sqlite_template, store  # noqa: E402,F401
+from tests.participants_support import _pg_template, _sqlite_template, geo_store  # noqa: E402,F401

@@ -91,7 +91,7 @@ def _admin(server_url: str, sql: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def geo_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A migrated store with the CBS PC4 table, once on SQLite and once on PostgreSQL.
 
     Each test gets a copy of a session-wide template (a file copy, or CREATE DATABASE ...

@@ -22,10 +22,10 @@ TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=NL_TZ)
 DEVENTER = (52.2524, 6.1595)  # PC4 7411
 
 
-def _select(store: Store, area: Circle | Polygon, at: datetime = TUESDAY_10,
+def _select(geo_store: Store, area: Circle | Polygon, at: datetime = TUESDAY_10,
             **kw: object) -> Selection:
-    index = store.index()
-    with store.factory() as s:
+    index = geo_store.index()
+    with geo_store.factory() as s:
         return select_participants(s, area, at, index=index, **kw)  # type: ignore[arg-type]
 
 
@@ -38,9 +38,9 @@ def _assert_matches(sel: Selection, expected: dict[str, float], *, check_distanc
             assert d == pytest.approx(expected[num], abs=0.5)
 
 
-def _disable_some(store: Store) -> tuple[set[int], set[str]]:
+def _disable_some(geo_store: Store) -> tuple[set[int], set[str]]:
     """Unsubscribe every 7th participant and flag every 11th number invalid."""
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         pids = s.scalars(select(Participant.id).order_by(Participant.id)).all()
         gone = set(pids[::7])
         s.execute(update(Participant).where(Participant.id.in_(gone))
@@ -53,11 +53,11 @@ def _disable_some(store: Store) -> tuple[set[int], set[str]]:
 
 
 @pytest.mark.parametrize("radius_m", [1_500, 4_000])
-def test_circle_selection_equals_brute_force(store: Store, radius_m: int) -> None:
-    assert populate_deventer(store) > 300
-    gone, invalid = _disable_some(store)
-    sel = _select(store, Circle(*DEVENTER, radius_m))
-    with store.factory() as s:
+def test_circle_selection_equals_brute_force(geo_store: Store, radius_m: int) -> None:
+    assert populate_deventer(geo_store) > 300
+    gone, invalid = _disable_some(geo_store)
+    sel = _select(geo_store, Circle(*DEVENTER, radius_m))
+    with geo_store.factory() as s:
         expected = brute_force(s, TUESDAY_10, circle=(*DEVENTER, radius_m))
     assert len(expected) > 50
     _assert_matches(sel, expected, check_distance=True)
@@ -66,10 +66,10 @@ def test_circle_selection_equals_brute_force(store: Store, radius_m: int) -> Non
     assert max(sel.distances_m) <= radius_m
 
 
-def test_counts_per_channel_and_pc4(store: Store) -> None:
-    populate_deventer(store)
-    sel = _select(store, Circle(*DEVENTER, 3_000))
-    with store.factory() as s:
+def test_counts_per_channel_and_pc4(geo_store: Store) -> None:
+    populate_deventer(geo_store)
+    sel = _select(geo_store, Circle(*DEVENTER, 3_000))
+    with geo_store.factory() as s:
         rows = s.execute(select(Phone.e164, Phone.kind, Participant.channel_pref)
                          .join(Participant)).all()
     info = {e: (k, c) for e, k, c in rows}
@@ -81,11 +81,11 @@ def test_counts_per_channel_and_pc4(store: Store) -> None:
                                      "7418", "7419", "7421", "7422", "7423", "7424", "7433"}
 
 
-def test_exclude_set_is_not_selected_again_when_the_area_grows(store: Store) -> None:
-    populate_deventer(store)
-    first = _select(store, Circle(*DEVENTER, 1_500))
-    bigger = _select(store, Circle(*DEVENTER, 4_000), exclude_e164=frozenset(first.e164s))
-    with store.factory() as s:
+def test_exclude_set_is_not_selected_again_when_the_area_grows(geo_store: Store) -> None:
+    populate_deventer(geo_store)
+    first = _select(geo_store, Circle(*DEVENTER, 1_500))
+    bigger = _select(geo_store, Circle(*DEVENTER, 4_000), exclude_e164=frozenset(first.e164s))
+    with geo_store.factory() as s:
         expected = brute_force(s, TUESDAY_10, circle=(*DEVENTER, 4_000),
                                exclude=frozenset(first.e164s))
     assert len(first) > 0 and len(bigger) > 0
@@ -93,10 +93,10 @@ def test_exclude_set_is_not_selected_again_when_the_area_grows(store: Store) -> 
     _assert_matches(bigger, expected, check_distance=True)
 
 
-def test_testers_only(store: Store) -> None:
-    populate_deventer(store)
-    sel = _select(store, Circle(*DEVENTER, 5_000), testers_only=True)
-    with store.factory() as s:
+def test_testers_only(geo_store: Store) -> None:
+    populate_deventer(geo_store)
+    sel = _select(geo_store, Circle(*DEVENTER, 5_000), testers_only=True)
+    with geo_store.factory() as s:
         expected = brute_force(s, TUESDAY_10, circle=(*DEVENTER, 5_000), testers_only=True)
         testers = set(s.scalars(select(Participant.id).where(Participant.is_tester)))
     assert len(expected) > 0
@@ -104,59 +104,59 @@ def test_testers_only(store: Store) -> None:
     assert set(sel.participant_ids) <= testers
 
 
-def test_number_is_listed_once_at_its_nearest_address(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_number_is_listed_once_at_its_nearest_address(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         service.register(s, person(phone="0612345678", addresses=[
             AddressIn(postcode="7433"), AddressIn(label="work", postcode="7411")]), index)
-    sel = _select(store, Circle(*DEVENTER, 5_000))
+    sel = _select(geo_store, Circle(*DEVENTER, 5_000))
     assert sel.e164s == ["+31612345678"]
     assert sel.pc4s == ["7411"] and sel.distances_m == [0.0]
 
 
-def test_work_address_counts_only_inside_its_weekly_window(store: Store) -> None:
-    index = store.index()
+def test_work_address_counts_only_inside_its_weekly_window(geo_store: Store) -> None:
+    index = geo_store.index()
     work = AddressIn(label="work", postcode="7411 AB", window="ma-vr 08:00-17:00")
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         service.register(s, person(phone="0612345678", addresses=[
             AddressIn(postcode="1012 AB"), work]), index)
     area = Circle(*DEVENTER, 2_000)
     monday = datetime(2026, 11, 23, 10, 0, tzinfo=NL_TZ)
-    assert _select(store, area, monday).e164s == ["+31612345678"]
+    assert _select(geo_store, area, monday).e164s == ["+31612345678"]
     # The same instant expressed in UTC is the same moment.
-    assert _select(store, area, monday.astimezone(UTC)).e164s == ["+31612345678"]
-    assert len(_select(store, area, datetime(2026, 11, 22, 10, 0, tzinfo=NL_TZ))) == 0  # Sunday
-    assert len(_select(store, area, datetime(2026, 11, 23, 20, 0, tzinfo=NL_TZ))) == 0
+    assert _select(geo_store, area, monday.astimezone(UTC)).e164s == ["+31612345678"]
+    assert len(_select(geo_store, area, datetime(2026, 11, 22, 10, 0, tzinfo=NL_TZ))) == 0  # Sunday
+    assert len(_select(geo_store, area, datetime(2026, 11, 23, 20, 0, tzinfo=NL_TZ))) == 0
     # 07:30 Amsterdam is 06:30 UTC: before the window, though 08:00 UTC would be inside.
-    assert len(_select(store, area, datetime(2026, 11, 23, 7, 30, tzinfo=NL_TZ))) == 0
+    assert len(_select(geo_store, area, datetime(2026, 11, 23, 7, 30, tzinfo=NL_TZ))) == 0
 
 
-def test_unsubscribed_participant_is_never_selected_until_resubscribed(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_unsubscribed_participant_is_never_selected_until_resubscribed(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         pid = service.register(s, person(phone="0612345678"), index).id
         service.unsubscribe(s, pid)
     area = Circle(*DEVENTER, 2_000)
-    assert len(_select(store, area)) == 0
-    with store.factory() as s, s.begin():
+    assert len(_select(geo_store, area)) == 0
+    with geo_store.factory() as s, s.begin():
         service.resubscribe(s, pid)
-    assert _select(store, area).e164s == ["+31612345678"]
+    assert _select(geo_store, area).e164s == ["+31612345678"]
 
 
-def test_polygon_selection_equals_brute_force(store: Store) -> None:
-    populate_deventer(store)
+def test_polygon_selection_equals_brute_force(geo_store: Store) -> None:
+    populate_deventer(geo_store)
     # An L-shaped outline around the centre and the east of Deventer (GeoJSON lon, lat).
     ring = [(6.13, 52.24), (6.23, 52.24), (6.23, 52.255), (6.17, 52.255), (6.17, 52.28),
             (6.13, 52.28), (6.13, 52.24)]
-    sel = _select(store, Polygon([ring]))
-    with store.factory() as s:
+    sel = _select(geo_store, Polygon([ring]))
+    with geo_store.factory() as s:
         expected = brute_force(s, TUESDAY_10, ring=ring)
     assert len(expected) > 20
     _assert_matches(sel, expected, check_distance=False)
     assert "7433" not in sel.count_by_pc4  # Schalkhaar lies in the notch of the L
 
 
-def test_self_intersecting_polygon_is_refused(store: Store) -> None:
+def test_self_intersecting_polygon_is_refused(geo_store: Store) -> None:
     bowtie = [(6.13, 52.24), (6.20, 52.28), (6.20, 52.24), (6.13, 52.28), (6.13, 52.24)]
     with pytest.raises(InvalidPolygon, match="crosses itself"):
-        _select(store, Polygon([bowtie]))
+        _select(geo_store, Polygon([bowtie]))

@@ -20,17 +20,17 @@ pytestmark = pytest.mark.integration
 
 
 def test_register_stores_e164_kinds_geocoded_and_exact_addresses_with_windows(
-        store: Store) -> None:
-    index = store.index()
+        geo_store: Store) -> None:
+    index = geo_store.index()
     data = person(
         name="Anna de Vries", email="Anna@Example.nl",
         phones=["06-12345678", "0570 612345"],
         addresses=[AddressIn(postcode="7411ab", house_number="12"),
                    AddressIn(label="work", lat=52.2601, lon=6.1702, window="ma-vr 08:00-17:00")],
     )
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         pid = service.register(s, data, index).id
-    with store.factory() as s:
+    with geo_store.factory() as s:
         p = service.get(s, pid)
         assert p.status == "active" and p.consent_at is not None
         assert p.email == "anna@example.nl"
@@ -57,38 +57,39 @@ def test_register_stores_e164_kinds_geocoded_and_exact_addresses_with_windows(
     (person(addresses=[AddressIn(postcode="7411", window="ma-vr 25:00-26:00")]), InvalidInput),
 ])
 def test_register_rejects_bad_input_and_stores_nothing(
-        store: Store, data: object, error: type[Exception]) -> None:
-    index = store.index()
-    with pytest.raises(error), store.factory() as s, s.begin():
+        geo_store: Store, data: object, error: type[Exception]) -> None:
+    index = geo_store.index()
+    with pytest.raises(error), geo_store.factory() as s, s.begin():
         service.register(s, data, index)  # type: ignore[arg-type]
-    with store.factory() as s:
+    with geo_store.factory() as s:
         assert s.scalar(select(Participant.id)) is None
         assert s.scalar(select(Phone.id)) is None
 
 
-def test_same_number_cannot_belong_to_two_participants(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_same_number_cannot_belong_to_two_participants(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         service.register(s, person(phone="0612345678"), index)
-    with pytest.raises(Conflict, match="another participant"), store.factory() as s, s.begin():
+    with pytest.raises(Conflict, match="another participant"), geo_store.factory() as s, s.begin():
         service.register(s, person(phone="+31 6 1234 5678", postcode="7412"), index)
-    with store.factory() as s:
+    with geo_store.factory() as s:
         assert len(s.scalars(select(Participant.id)).all()) == 1
 
 
-def test_modify_replaces_phones_and_addresses_and_keeps_others_numbers_safe(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_modify_replaces_phones_and_addresses_and_keeps_others_numbers_safe(
+        geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         a = service.register(s, person(phone="0612345678", name="A"), index).id
         b = service.register(s, person(phone="0687654321", name="B"), index).id
     patch = ParticipantPatch(name="A. Bakker", phones=["0611111111", "0612345678"],
                              channel_pref="sms",
                              addresses=[AddressIn(postcode="1012 AB", house_number="3")])
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         service.modify(s, a, patch, index)
-    with pytest.raises(Conflict), store.factory() as s, s.begin():
+    with pytest.raises(Conflict), geo_store.factory() as s, s.begin():
         service.modify(s, b, ParticipantPatch(phones=["0611111111"]), index)
-    with store.factory() as s:
+    with geo_store.factory() as s:
         p = service.get(s, a)
         assert p.name == "A. Bakker" and p.channel_pref == "sms"
         assert sorted(ph.e164 for ph in p.phones) == ["+31611111111", "+31612345678"]
@@ -96,31 +97,31 @@ def test_modify_replaces_phones_and_addresses_and_keeps_others_numbers_safe(stor
         assert [ph.e164 for ph in service.get(s, b).phones] == ["+31687654321"]
 
 
-def test_unsubscribe_and_resubscribe(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_unsubscribe_and_resubscribe(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         pid = service.register(s, person(), index).id
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         service.unsubscribe(s, pid)
-    with store.factory() as s:
+    with geo_store.factory() as s:
         p = service.get(s, pid)
         assert p.status == "unsubscribed" and p.unsubscribed_at is not None
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         assert service.unsubscribe_by_phone(s, "+31699999999") is None
         service.resubscribe(s, pid)
-    with store.factory() as s:
+    with geo_store.factory() as s:
         p = service.get(s, pid)
         assert p.status == "active" and p.unsubscribed_at is None
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         unsubscribed = service.unsubscribe_by_phone(s, "+31612345678")
         assert unsubscribed is not None and unsubscribed.id == pid
-    with store.factory() as s:
+    with geo_store.factory() as s:
         assert service.get(s, pid).status == "unsubscribed"
 
 
-def test_erase_removes_personal_data_and_keeps_dossier_verifiable(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_erase_removes_personal_data_and_keeps_dossier_verifiable(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         pid = service.register(s, person(phone="0612345678", name="Piet Jansen",
                                          email="piet@example.nl"), index).id
         other = service.register(s, person(phone="0687654321"), index).id
@@ -131,9 +132,9 @@ def test_erase_removes_personal_data_and_keeps_dossier_verifiable(store: Store) 
                        personal={"e164": "+31687654321"})
         dossier.append(s, "A1", actor="mail", kind="mail_sent", data={},
                        personal={"address": "piet@example.nl"})
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         assert service.erase(s, pid) == 2
-    with store.factory() as s:
+    with geo_store.factory() as s:
         p = s.get(Participant, pid)
         assert p is not None
         assert (p.status, p.name, p.email, p.external_ref) == ("erased", "", None, None)
@@ -146,20 +147,20 @@ def test_erase_removes_personal_data_and_keeps_dossier_verifiable(store: Store) 
         assert any("+31687654321" in t for t in texts)  # the other participant is untouched
         assert service.get(s, other).status == "active"
         assert dossier.verify(s, "A1").ok
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         s.execute(update(DossierEntry).where(DossierEntry.seq == 3)
                   .values(data={"attempt": 99}))
-    with store.factory() as s:
+    with geo_store.factory() as s:
         result = dossier.verify(s, "A1")
         assert not result.ok and result.first_bad_seq == 3
 
 
-def test_erased_number_can_register_again_as_a_new_participant(store: Store) -> None:
-    index = store.index()
-    with store.factory() as s, s.begin():
+def test_erased_number_can_register_again_as_a_new_participant(geo_store: Store) -> None:
+    index = geo_store.index()
+    with geo_store.factory() as s, s.begin():
         pid = service.register(s, person(phone="0612345678"), index).id
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         service.erase(s, pid)
-    with store.factory() as s, s.begin():
+    with geo_store.factory() as s, s.begin():
         new = service.register(s, person(phone="0612345678"), index).id
     assert new != pid
