@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import EngineError
@@ -64,6 +65,23 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, str(exc.detail))
 
 
+async def _store_busy(_request: Request, exc: Exception) -> JSONResponse:
+    # SQLite answers a write that raced another writer with "database is locked": the
+    # transaction was rolled back whole, so the client can simply retry.
+    locked = "locked" in str(exc) or "busy" in str(exc)
+    log.warning("store %s: %s", "busy" if locked else "unavailable", type(exc).__name__)
+    response = (problem(503, "store_busy", "the store is busy; retry the request") if locked
+                else problem(503, "store_unavailable", "the store cannot be reached"))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+async def _concurrent_change(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("integrity conflict: %s", type(exc).__name__)
+    return problem(409, "concurrent_change",
+                   "another request changed the same data at the same time; retry")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "internal error; see the server log")
@@ -73,4 +91,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(EngineError, _engine_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _store_busy)
+    app.add_exception_handler(IntegrityError, _concurrent_change)
     app.add_exception_handler(Exception, _unexpected)

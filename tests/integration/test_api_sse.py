@@ -79,3 +79,31 @@ def test_events_of_another_region_are_404(api_settings, api_factory, deventer, r
         unauth = http.get(f"/v1/actions/{aid}/events")
     assert r.status_code == 404 and r.json()["code"] == "action_not_found"
     assert unauth.status_code == 401
+
+
+def test_concurrent_expands_never_fail_with_500_nor_double_a_number(api_settings, api_factory,
+                                                                     deventer, redis_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.actions.models import ActionTarget
+
+    app = create_app(api_settings, session_factory=api_factory, redis=redis_client)
+    h = token(api_factory, "centralist", "ijsselland")
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        aid = http.post("/v1/actions", json=new_action(area={"radius_m": 300}),
+                        headers=h).json()["id"]
+
+        def expand(radius: int) -> httpx.Response:
+            return http.post(f"/v1/actions/{aid}/expand", json={"area": {"radius_m": radius}},
+                             headers=h)
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(expand, [3000, 4000, 5000, 6000, 7000, 8000]))
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {200, 409, 503} and 200 in statuses, [r.text for r in answers]
+    for r in answers:
+        if r.status_code != 200:
+            assert r.headers["content-type"].startswith("application/problem+json")
+    with api_factory() as s:
+        numbers = s.scalars(select(ActionTarget.e164).where(ActionTarget.action_id == aid)).all()
+    assert len(numbers) == len(set(numbers))
