@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.actions import dossier
 from engine.actions.models import SmsMessage
 from engine.errors import InvalidInput
+from engine.participants.models import Participant, Phone
 from engine.store.base import utcnow
 
 
@@ -65,6 +66,40 @@ def claim(session: Session, node: str, limit: int) -> list[SmsMessage]:
             .order_by(SmsMessage.priority.desc(), SmsMessage.id)
         )
     )
+
+
+def drop_unsubscribed(session: Session, rows: list[SmsMessage]) -> list[SmsMessage]:
+    """Cancel claimed SMS to numbers whose participant unsubscribed after they were queued.
+
+    A STOP reply may arrive between fan-out and sending; nobody gets a message after that.
+    The confirmation of the STOP itself is the one exception.
+    """
+    numbers = {row.e164 for row in rows if row.purpose != "confirm"}
+    if not numbers:
+        return rows
+    gone = set(
+        session.scalars(
+            select(Phone.e164)
+            .join(Participant, Participant.id == Phone.participant_id)
+            .where(Phone.e164.in_(numbers), Participant.status != "active")
+        )
+    )
+    kept = []
+    for row in rows:
+        if row.e164 in gone and row.purpose != "confirm":
+            row.state, row.error = "cancelled", "participant unsubscribed before sending"
+            if row.action_id is not None:
+                dossier.append(
+                    session,
+                    row.action_id,
+                    actor="smpp",
+                    kind="sms_cancelled",
+                    data={"sms_id": row.id, "purpose": row.purpose, "reason": "unsubscribed"},
+                    personal={"e164": row.e164},
+                )
+        else:
+            kept.append(row)
+    return kept
 
 
 def release(session: Session, sms_ids: list[int]) -> int:

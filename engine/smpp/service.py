@@ -268,6 +268,7 @@ class SmsService:
             return
         with transaction(self.factory) as session:
             rows = claims.claim(session, self.node, room)
+            rows = claims.drop_unsubscribed(session, rows)
             jobs = [job for row in rows if (job := self._job(session, row)) is not None]
             waiting = [job.sms_id for job in jobs if self.pool.route(job.destination) is None]
             claims.release(session, waiting)

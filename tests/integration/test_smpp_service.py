@@ -305,3 +305,17 @@ def test_two_senders_on_one_store_send_every_sms_exactly_once(session_factory: F
     with transaction(session_factory) as session:
         owners = {c.split(":")[0] for c in session.scalars(select(SmsMessage.claimed_by)) if c}
     assert owners <= {"node-a", "node-b"}
+
+
+def test_no_sms_after_the_participant_unsubscribed(session_factory: Factory) -> None:
+    ids = _seed(session_factory, 3)
+    with transaction(session_factory) as session:
+        quitter = session.scalars(select(Participant)).first()
+        assert quitter is not None
+        quitter.status = "unsubscribed"
+    with BackgroundSmsc() as smsc:
+        service = SmsService(app_settings(smsc_settings(smsc.port)), session_factory)
+        with running(service):
+            wait_for(lambda: _final(session_factory, ids, ("delivered", "cancelled")))
+        assert len(smsc.sim.accepted) == 2
+    assert [states(session_factory)[i] for i in ids] == ["cancelled", "delivered", "delivered"]
