@@ -18,7 +18,7 @@ from engine.actions.context import ActionContext
 from engine.actions.effects import Effects
 from engine.actions.fanout import write_wave
 from engine.actions.models import KIND_PRIORITY, Action, ActionTarget
-from engine.actions.ports import LocationLike
+from engine.actions.ports import LocationLike, SelectionLike
 from engine.actions.schemas import ActionCreate, AreaIn
 from engine.api.auth import Forbidden, list_regions, region_of_municipality
 from engine.geo.models import Pc4Area
@@ -109,17 +109,19 @@ def start_action(session: Session, ctx: ActionContext, action: Action, *,
 def expand_action(
     session: Session, ctx: ActionContext, action: Action, area_in: AreaIn
 ) -> tuple[dict[str, Any], Effects]:
+    """New area; the nearest new people are written now, the rest right after the commit."""
     action.state = lifecycle.next_state(action.state, "expand")
     area = ctx.area(area_in, action.lat, action.lon)
     before = action.area
     action.area = area.to_json()
     wave: dict[str, Any] = {"calls": 0, "sms": 0}
     if action.state == "running":
-        wave = select_wave(session, ctx, action, area)
+        wave = select_wave(session, ctx, action, area, part="nearest", limit=FIRST_TARGETS)
     dossier.append(session, action.id, actor=ctx.actor, kind="expanded",
                    data={"from": before, "to": action.area, **wave})
     effects = Effects(action.id, {"kind": "expanded", **wave},
-                      wake_dialer=wave["calls"] > 0, wake_sms=wave["sms"] > 0)
+                      wake_dialer=wave["calls"] > 0, wake_sms=wave["sms"] > 0,
+                      rest_of_area=bool(wave.get("truncated")))
     return wave, effects
 
 
@@ -127,20 +129,41 @@ def select_wave(session: Session, ctx: ActionContext, action: Action, area: Area
                 *, part: str = "all", limit: int | None = None) -> dict[str, Any]:
     """Select everyone in ``area`` not yet targeted and write their work; dossier the counts.
 
-    ``part`` "nearest"/"rest" marks the two steps of a split fan-out (one wave in total).
+    ``part`` "nearest"/"rest" marks the steps of a split fan-out (one wave in total); with
+    ``limit`` only the nearest ``limit`` are written ("truncated" says some were left).
     """
-    known = frozenset(session.scalars(
-        select(ActionTarget.e164).where(ActionTarget.action_id == action.id)))
-    selection = ctx.select()(session, area.for_selection(), ctx.now, exclude_e164=known,
-                             testers_only=action.kind == "test")
-    plan = compose.plan_sms(action.sms_text, ctx.settings.actions.sms_max_segments)
+    selection = select_new(session, ctx, action, area)
     entries = selection.entries if limit is None else selection.entries[:limit]
     result = write_wave(session, action, entries, now=ctx.now,
-                        sms_segments=plan.segments, continue_wave=part == "rest")
-    regions = _regions_reached(session, ctx, selection.count_by_pc4)
+                        sms_segments=sms_segments(ctx, action), continue_wave=part == "rest")
+    data = record_selection(session, ctx, action, area, result.as_dict(),
+                            by_pc4=selection.count_by_pc4, part=part)
+    if len(entries) < len(selection.entries):
+        data["truncated"] = True
+    return data
+
+
+def select_new(session: Session, ctx: ActionContext, action: Action, area: AreaSpec
+               ) -> SelectionLike:
+    """Everyone in ``area`` whose number this action has not targeted yet, nearest first."""
+    known = frozenset(session.scalars(
+        select(ActionTarget.e164).where(ActionTarget.action_id == action.id)))
+    return ctx.select()(session, area.for_selection(), ctx.now, exclude_e164=known,
+                        testers_only=action.kind == "test")
+
+
+def sms_segments(ctx: ActionContext, action: Action) -> int:
+    return compose.plan_sms(action.sms_text, ctx.settings.actions.sms_max_segments).segments
+
+
+def record_selection(session: Session, ctx: ActionContext, action: Action, area: AreaSpec,
+                     counts: dict[str, Any], *, by_pc4: dict[str, int], part: str
+                     ) -> dict[str, Any]:
+    """The dossier entry of one selection: counts, area, regions reached."""
+    regions = _regions_reached(session, ctx, by_pc4)
     data: dict[str, Any] = {
-        **result.as_dict(), "area": area.to_json(), "testers_only": action.kind == "test",
-        "selected": len(entries), "regions": regions,
+        **counts, "area": area.to_json(), "testers_only": action.kind == "test",
+        "selected": counts["targets"] + counts.get("skipped", 0), "regions": regions,
         "outside_own_region": any(r != action.region for r in regions)}
     if part != "all":
         data["part"] = part

@@ -193,9 +193,11 @@ def test_cancel_withdraws_queued_work_and_tells_the_dialer(api_settings, api_fac
 
 def test_large_fan_out_writes_the_nearest_first_then_the_rest(api_settings, api_factory,
                                                              deventer, monkeypatch):
+    import engine.actions.deferred as deferred
     import engine.actions.service as service
 
     monkeypatch.setattr(service, "FIRST_RADIUS_M", 500.0)
+    monkeypatch.setattr(deferred, "REST_CHUNK", 2)  # the rest in many small transactions
     redis = FakeRedis()
     h = token(api_factory, "centralist", "ijsselland")
     with client(api_settings, api_factory, redis) as c:
@@ -245,3 +247,26 @@ def test_a_failed_second_step_is_left_to_the_rq_job(api_settings, api_factory, d
     with api_factory() as s:
         numbers = s.scalars(select(ActionTarget.e164).where(ActionTarget.action_id == aid)).all()
     assert len(numbers) == len(set(numbers)) == nearest + added
+
+
+def test_a_large_expansion_is_split_the_same_way(api_settings, api_factory, deventer,
+                                                 monkeypatch):
+    import engine.actions.service as service
+
+    monkeypatch.setattr(service, "FIRST_TARGETS", 2)
+    h = token(api_factory, "centralist", "ijsselland")
+    with client(api_settings, api_factory) as c:
+        aid = c.post("/v1/actions", json=new_action(area={"radius_m": 300}),
+                     headers=h).json()["id"]
+        before = counts(api_factory, aid)["targets"]
+        r = c.post(f"/v1/actions/{aid}/expand", json={"area": {"radius_m": 10_000}}, headers=h)
+        entries = c.get(f"/v1/actions/{aid}/dossier", headers=h).json()["entries"]
+    with api_factory() as s:
+        rows = s.execute(select(ActionTarget.wave, ActionTarget.rank, ActionTarget.distance_m)
+                         .where(ActionTarget.action_id == aid, ActionTarget.wave == 1)
+                         .order_by(ActionTarget.rank)).all()
+    assert r.status_code == 200 and r.json()["result"]["targets"] == len(rows) > 2
+    assert counts(api_factory, aid)["targets"] == before + len(rows)
+    assert [x.distance_m for x in rows] == sorted(x.distance_m for x in rows)
+    parts = [e["data"].get("part") for e in entries if e["kind"] == "selection"]
+    assert parts[-2:] == ["nearest", "rest"]
