@@ -108,9 +108,11 @@ class BindWorker(threading.Thread):
         try:
             self._open(cfg)
         except BindRefused as exc:
+            self._close("bind refused")
             self._set_state("refused", str(exc))
             return False
         except (OSError, ConnectionLost, FramingError, codec.PduDecodeError) as exc:
+            self._close("bind failed")
             self._set_state("down", f"connect: {exc}")
             return False
         self._set_state("bound")
@@ -164,10 +166,8 @@ class BindWorker(threading.Thread):
                 pdu = codec.decode(frame, self._seq)
                 if pdu.command in ("bind_transceiver_resp", "generic_nack"):
                     if pdu.status != 0:
-                        sock.close()
                         raise BindRefused(f"bind refused, status 0x{pdu.status:02X}")
                     return
-        sock.close()
         raise ConnectionLost("no bind_transceiver_resp")
 
     def _read(self, timeout: float) -> list[bytes]:

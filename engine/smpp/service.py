@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import progress
@@ -68,6 +69,7 @@ class SmsService:
         self._next_poll = 0.0
         self._all_down_since: float | None = None
         self._pubsub_thread: Any = None
+        self._unrecorded: list[Event] = []
         with transaction(factory) as session:
             smscs = tuning.effective(session, self.smpp)
             self._versions = tuning.versions(session)
@@ -96,7 +98,8 @@ class SmsService:
             self._pubsub_thread.stop()
             self._pubsub_thread.join(2.0)
         unsent = self.pool.stop()
-        self.drain(0.0)
+        while self.drain(0.0):
+            pass
         with transaction(self.factory) as session:
             claims.release(session, [job.sms_id for job in unsent])
         for job in unsent:
@@ -156,7 +159,8 @@ class SmsService:
         return handled
 
     def drain(self, timeout: float) -> int:
-        batch: list[Event] = []
+        """Record waiting events; a batch the store refused is kept and tried again."""
+        batch = self._unrecorded
         try:
             item = self.events.get(timeout=timeout) if timeout > 0 else self.events.get_nowait()
             while True:
@@ -169,8 +173,15 @@ class SmsService:
                 item = self.events.get_nowait()
         except queue.Empty:
             pass
-        if batch:
+        if not batch:
+            return 0
+        try:
             self._record(batch)
+        except SQLAlchemyError as exc:
+            log.error("could not record %d SMS events, will retry: %s", len(batch), exc)
+            time.sleep(0.5)
+            return 0
+        self._unrecorded = []
         return len(batch)
 
     def _control(self, item: tuple[str, str]) -> None:
