@@ -48,7 +48,7 @@ def participation_for(participants: int) -> float:
 
 
 #: Quick runs keep the national density but only around the bench's two centres.
-QUICK_CENTRES = (("7411", 15_000.0), ("1012", 20_000.0))
+QUICK_CENTRES = (("7411", 6_000.0), ("1012", 11_000.0))
 
 
 def load_store(url: str, participation: float, seed: int = SEED, *,
@@ -77,7 +77,8 @@ def load_store(url: str, participation: float, seed: int = SEED, *,
 
 
 def cache_key(participation: float, seed: int = SEED, regional: bool = False) -> str:
-    return f"p{participation:.6f}-s{seed}" + ("-regional" if regional else "")
+    region = "-near-" + "-".join(f"{c}r{r:.0f}" for c, r in QUICK_CENTRES) if regional else ""
+    return f"p{participation:.6f}-s{seed}{region}"
 
 
 def sqlite_path(participation: float, seed: int = SEED, regional: bool = False) -> Path:
