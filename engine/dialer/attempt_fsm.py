@@ -62,6 +62,9 @@ def _table() -> dict[tuple[str, str], Step]:
         ("cancelling", "hangup"): _END,
         ("cancelling", "timer:hangup_grace"): _END,
         ("limbo", "gone"): _END,
+        # Events that arrive while CoreShowChannels is being listed: the call is over anyway.
+        ("limbo", "hangup"): _END,
+        ("limbo", "orig_fail"): Step("failing", start=("hangup_grace",)),
         ("answered", "menu"): Step("menu"),
         ("answered", "machine_detected"): Step("answered", effects=("hangup_call",)),
         ("ended", "cancel"): Step("ended"),

@@ -52,24 +52,25 @@ class Claims:
             won = claim_rows(session, [c.attempt_id for c in cands], self.node, now)
         return [c for c in cands if c.attempt_id in won]
 
-    def mark_sent(
-        self, pairs: Sequence[tuple[Candidate, str]]
+    async def mark_sent(
+        self, aredis: Any, pairs: Sequence[tuple[Candidate, str]]
     ) -> tuple[list[Candidate], list[Candidate]]:
         """Set the claim keys right before the Originates: (may send, must never send).
 
-        The value ``<attempt id>|<trunk>`` lets a restarted node find the call again."""
+        The value ``<attempt id>|<trunk>`` lets a restarted node find the call again. Async
+        Redis: a blocking round trip here would stall every call's events."""
         if not pairs:
             return [], []
         keys = [claim_key(c.action_id, c.e164, c.purpose, c.attempt_no) for c, _ in pairs]
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = aredis.pipeline(transaction=False)
         for key, (cand, trunk) in zip(keys, pairs, strict=True):
             pipe.set(key, f"{cand.attempt_id}|{trunk}", nx=True, ex=CLAIM_TTL_S)
-        results = pipe.execute()
+        results = await pipe.execute()
         allowed = [c for (c, _), ok in zip(pairs, results, strict=True) if ok]
         taken = [(k, c) for k, (c, _), ok in zip(keys, pairs, results, strict=True) if not ok]
         dupes: list[Candidate] = []
         if taken:
-            owners = self.redis.mget([k for k, _ in taken])
+            owners = await aredis.mget([k for k, _ in taken])
             for (_, cand), owner in zip(taken, owners, strict=True):
                 # Our own key from before a crash between SET and the Originate: still ours.
                 ours = owner is not None and _text(owner).split("|")[0] == cand.attempt_id

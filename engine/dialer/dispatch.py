@@ -16,6 +16,7 @@ The buffer is small (a quarter of the lines): it only has to cover one store rou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import deque
@@ -48,6 +49,8 @@ class Dispatcher:
         self.ready: deque[Candidate] = deque()
         self.claiming = False
         self.originates = 0
+        self.max_in_flight = 64
+        self._windows: dict[str, asyncio.Semaphore] = {}
 
     # -- step 2: a free line takes a claimed attempt ------------------------------------------
     def fill_lines(self) -> None:
@@ -73,9 +76,21 @@ class Dispatcher:
             else:
                 sendable.append((cand, lease))
         self.ready = kept
-        if not sendable:
+        if sendable:
+            # The lines are reserved already; the claim keys are set before any Originate.
+            svc.spawn(self._send(sendable))
+
+    async def _send(self, sendable: list[tuple[Candidate, Lease]]) -> None:
+        svc = self.svc
+        pairs = [(c, lease.trunk) for c, lease in sendable]
+        try:
+            allowed, dupes = await svc.claims.mark_sent(svc.aredis, pairs)
+        except Exception:
+            log.exception("dialer: Redis claim keys failed; %d calls wait", len(sendable))
+            for cand, lease in sendable:
+                svc.pool.unreserve(lease)
+                self.ready.appendleft(cand)
             return
-        allowed, dupes = svc.claims.mark_sent([(c, lease.trunk) for c, lease in sendable])
         ok = {c.attempt_id for c in allowed}
         for cand, lease in sendable:
             if cand.attempt_id in ok:
@@ -158,6 +173,17 @@ class Dispatcher:
             call.machine.facts.unsendable = True
             svc.apply(call, "refused")
             return
+        # At most `max_in_flight` Originates without their immediate reply per server: if the
+        # connection drops, only those few end up with an unknown fate (Asterisk acks in ms).
+        async with self._in_flight(call.server):
+            await self._send_originate(call, client, req)
+
+    async def _send_originate(self, call: Call, client: Any, req: Any) -> None:
+        svc = self.svc
+        if client.state != "connected":
+            # Not written to any socket: certainly not placed, so it simply waits for a line.
+            self._unsent(call)
+            return
         action_id = client.next_action_id("originate")
         svc.calls.remember_action_id(call, action_id)
         svc.apply(call, "sent")
@@ -186,6 +212,18 @@ class Dispatcher:
             svc.apply(call, "refused")
         else:
             svc.apply(call, "ack")
+
+    def _in_flight(self, server: str) -> asyncio.Semaphore:
+        sem = self._windows.get(server)
+        if sem is None:
+            sem = self._windows[server] = asyncio.Semaphore(self.max_in_flight)
+        return sem
+
+    def _unsent(self, call: Call) -> None:
+        svc = self.svc
+        svc.calls.remove(call)
+        svc.pool.unreserve(call.lease)
+        self.ready.appendleft(call.cand)  # its claim (row and key) stays valid
 
     def _media(self, audio_hash: str | None) -> dict[str, Any]:
         svc = self.svc

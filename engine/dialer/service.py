@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from engine.dialer.ami_client import (
     AmiActionError,
     AmiClient,
@@ -88,7 +90,9 @@ class DialerService:
         aredis: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings, self.factory, self.redis, self.aredis = settings, factory, redis, aredis
+        self.settings, self.factory, self.redis = settings, factory, redis
+        self._own_aredis = aredis is None
+        self.aredis = aredis if aredis is not None else _async_twin(redis)
         self.clock, self.msg_file_for = clock, msg_file_for
         self.node = settings.node_id
         self.pool = TrunkPool(
@@ -165,6 +169,8 @@ class DialerService:
         await self.writer.drained()
         self.claims.leave()
         self.store.close()
+        if self._own_aredis:
+            await self.aredis.aclose()
 
     def kick(self) -> None:
         self._kick.set()
@@ -351,6 +357,13 @@ async def _quiet(coro: Any) -> None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _async_twin(redis_client: Any) -> Any:
+    """An asyncio Redis client on the same server as the given (sync) one."""
+    kwargs = dict(redis_client.connection_pool.connection_kwargs)
+    keep = ("host", "port", "db", "username", "password", "socket_timeout")
+    return aioredis.Redis(**{k: v for k, v in kwargs.items() if k in keep})
 
 
 def release_rows_tx(factory: Any, ids: list[str], node: str, state: str) -> None:
