@@ -9,6 +9,8 @@
 * ``peer_limited_ratio``: one uncapped bind against a simulator that allows only 800/s and
   answers ESME_RTHROTTLED above it: the rate achieved through back-off and resend, against
   that limit (nothing may be lost).
+* ``service_delivered_per_s``: the whole SMS service (claim, submit, record, receipts, dossier)
+  from queued to delivered rows on a fresh SQLite store (informative, no bound).
 * ``dlr_map_mb``: memory of 100,000 outstanding message-id -> SMS mappings (target <= 100 MB).
 * The simulator and this client share the machine's cores; ``simulator_cpu`` is the share of
   one core the simulator process used during the run: near 1.0 means it was the bottleneck.
@@ -23,10 +25,14 @@ import queue
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -130,6 +136,52 @@ def dlr_map_mb(n: int = 100_000) -> float:
     return size / 1e6
 
 
+def service_rate(port: int, count: int) -> float:
+    """Queued rows -> delivered rows through the whole SmsService on a fresh SQLite store."""
+    from sqlalchemy import func, select
+
+    from engine.actions.models import SmsMessage
+    from engine.config import Settings
+    from engine.smpp.service import SmsService
+    from engine.smpp.settings import SmppSettings
+    from engine.store.db import make_engine, make_sessionmaker, transaction
+    from engine.store.migrate import upgrade
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='bnet-sms-bench-')}/bench.db"
+    upgrade(url)
+    factory = make_sessionmaker(make_engine(url))
+    with transaction(factory) as session:
+        session.execute(
+            insert(SmsMessage),
+            [
+                {
+                    "e164": f"+3161{i:07d}",
+                    "purpose": "alert",
+                    "text": "Burgernet: test " + str(i),
+                    "state": "queued",
+                    "smsc_ids": [],
+                }
+                for i in range(count)
+            ],
+        )
+    smsc = SmscSettings(name="bench", port=port, window=50)
+    settings = Settings(smpp=SmppSettings(smscs=[smsc], poll_s=0.2, node="bench"))
+    service = SmsService(settings, factory)
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    start = time.perf_counter()
+    thread.start()
+    done = 0
+    while done < count and time.perf_counter() - start < 300:
+        time.sleep(0.2)
+        with transaction(factory) as session:
+            done = session.scalar(select(func.count()).where(SmsMessage.state == "delivered")) or 0
+    elapsed = time.perf_counter() - start
+    stop.set()
+    thread.join(30)
+    return done / elapsed
+
+
 def measure(port_sim: Simulator, count: int, **kw: Any) -> dict[str, Any]:
     cpu0, t0 = port_sim.cpu(), time.perf_counter()
     result = run_load(port_sim.port, count, **kw)
@@ -141,13 +193,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="scaled-down run (< 30 s)")
     args = parser.parse_args()
-    single_n, capped_n = (8_000, 4_000) if args.quick else (100_000, 60_000)
+    single_n, capped_n = (6_000, 3_000) if args.quick else (100_000, 60_000)
     sim = Simulator()
     try:
         single = measure(sim, single_n, binds=1, window=50, max_tps=None)
         capped = measure(sim, capped_n, binds=4, window=50, max_tps=250.0)
     finally:
         sim.stop()
+    plain_sim = Simulator()
+    try:
+        service = service_rate(plain_sim.port, 1_500 if args.quick else 20_000)
+    finally:
+        plain_sim.stop()
     limited_sim = Simulator(tps=PEER_LIMIT)
     try:
         limited = measure(limited_sim, capped_n // 2, binds=1, window=50, max_tps=None)
@@ -173,6 +230,7 @@ def main() -> None:
         "peer_limited_rate_per_s": round(limited["rate"], 1),
         "peer_limited_ratio": round(limited["rate"] / PEER_LIMIT, 3),
         "peer_limited_throttled_lost": limited["failed"],
+        "service_delivered_per_s": round(service, 1),
         "dlr_map_mb": round(memory, 1),
         "dlr_map_bound_mb": 100.0,
         "dlr_map_ratio": round(memory / 100.0, 3),
