@@ -319,3 +319,17 @@ def test_no_sms_after_the_participant_unsubscribed(session_factory: Factory) -> 
             wait_for(lambda: _final(session_factory, ids, ("delivered", "cancelled")))
         assert len(smsc.sim.accepted) == 2
     assert [states(session_factory)[i] for i in ids] == ["cancelled", "delivered", "delivered"]
+
+
+def test_higher_priority_sms_go_first(session_factory: Factory) -> None:
+    with transaction(session_factory) as session:
+        seed_action(session)
+        low = seed_sms(session, "act1", mobile(1), priority=10)
+        high = seed_sms(session, "act1", mobile(2), priority=90)
+        mid = seed_sms(session, "act1", mobile(3), priority=50)
+    with BackgroundSmsc() as smsc:
+        service = SmsService(app_settings(smsc_settings(smsc.port, window=1)), session_factory)
+        with running(service):
+            wait_for(lambda: _final(session_factory, [low, high, mid], ("delivered",)))
+        order = [r.destination for r in smsc.sim.received]
+    assert order == [mobile(2)[1:], mobile(3)[1:], mobile(1)[1:]]
