@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberDesc, PhoneNumberType
 
 from engine.errors import InvalidInput
 
@@ -29,40 +29,73 @@ def parse_phone(raw: str, *, allow_foreign: bool = False) -> ParsedPhone:
     text = (raw or "").strip()
     if not text or len(text) > 30 or _CONTROL.search(text):
         raise InvalidPhone(f"'{text[:30]}' is not a phone number")
-    num = _plain_dutch(text)
-    if num is None:
-        try:
-            num = phonenumbers.parse(text, "NL")
-        except NumberParseException as exc:
-            raise InvalidPhone(f"'{text}' is not a phone number: {exc}") from exc
-    ntype = phonenumbers.number_type(num)
-    # For +31 "valid" is exactly "has a type" (is_valid_number would classify it twice).
-    valid = ntype != PhoneNumberType.UNKNOWN if num.country_code == 31 else (
-        phonenumbers.is_valid_number(num))
-    if not valid:
+    nsn = _plain_dutch(text)
+    if nsn is not None:
+        return ParsedPhone("+31" + nsn, _checked(text, _classify_nl(nsn)))
+    try:
+        num = phonenumbers.parse(text, "NL")
+    except NumberParseException as exc:
+        raise InvalidPhone(f"'{text}' is not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(num):
         raise InvalidPhone(f"'{text}' is not a valid phone number")
     if num.country_code != 31 and not allow_foreign:
         raise InvalidPhone(f"'{text}' is a foreign number; only Dutch numbers can be reached")
-    if ntype in _MOBILE:
-        kind = "mobile"
-    elif ntype in _LANDLINE:
-        kind = "landline"
-    else:
+    ntype = phonenumbers.number_type(num)
+    kind = "mobile" if ntype in _MOBILE else ("landline" if ntype in _LANDLINE else _SERVICE)
+    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return ParsedPhone(e164, _checked(text, kind))
+
+
+_SERVICE, _INVALID = "service", "invalid"
+
+
+def _checked(text: str, kind: str) -> str:
+    if kind == _INVALID:
+        raise InvalidPhone(f"'{text}' is not a valid phone number")
+    if kind == _SERVICE:
         raise InvalidPhone(f"'{text}' is not a mobile or landline number (service number?)")
-    return ParsedPhone(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), kind)
+    return kind
 
 
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _PLAIN = re.compile(r"^(?:\+31|0031|0)([1-9][0-9]{6,10})$")
 
 
-def _plain_dutch(text: str) -> PhoneNumber | None:
-    """``06-12345678``, ``+31 570 612345`` and the like without ``phonenumbers.parse``.
+def _plain_dutch(text: str) -> str | None:
+    """The national number of ``06-12345678``, ``+31 570 612345`` and the like.
 
-    Parsing is ~90 % of the cost of a number in a bulk import; these common spellings need
-    only their separators removed. Anything else goes through the full parser.
+    ``phonenumbers.parse`` is most of the cost of a number in a bulk import; these common
+    spellings need only their separators removed. Anything else goes through the full parser.
     """
     m = _PLAIN.match(text.replace(" ", "").replace("-", "").replace(".", ""))
-    if m is None:
+    return m.group(1) if m else None
+
+
+def _desc_matcher(desc: PhoneNumberDesc | None) -> tuple[tuple[int, ...], re.Pattern[str]] | None:
+    if desc is None or desc.national_number_pattern is None:
         return None
-    return PhoneNumber(country_code=31, national_number=int(m.group(1)))
+    return tuple(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+_NL = PhoneMetadata.metadata_for_region("NL")
+#: phonenumbers' own type order (``_number_type_helper``) with its NL patterns, so that the
+#: fast path classifies exactly as the library does.
+_NL_TYPES = [(_desc_matcher(d), kind) for d, kind in (
+    (_NL.premium_rate, _SERVICE), (_NL.toll_free, _SERVICE), (_NL.shared_cost, _SERVICE),
+    (_NL.voip, "landline"), (_NL.personal_number, _SERVICE), (_NL.pager, _SERVICE),
+    (_NL.uan, _SERVICE), (_NL.voicemail, _SERVICE), (_NL.fixed_line, "landline"),
+    (_NL.mobile, "mobile"))] if _NL is not None else []
+_NL_GENERAL = _desc_matcher(_NL.general_desc) if _NL is not None else None
+
+
+def _matches(nsn: str, matcher: tuple[tuple[int, ...], re.Pattern[str]] | None) -> bool:
+    if matcher is None:
+        return False
+    lengths, pattern = matcher
+    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+
+def _classify_nl(nsn: str) -> str:
+    if not _matches(nsn, _NL_GENERAL):
+        return _INVALID
+    return next((kind for m, kind in _NL_TYPES if _matches(nsn, m)), _INVALID)
