@@ -13,7 +13,7 @@ from typing import Any
 
 from smpplib import smpp
 
-from engine.smpp.encoding import Segment, decode_short_message
+from engine.smpp.encoding import ESM_UDHI, Segment, decode_short_message
 from engine.smpp.protocol import COMMAND_IDS, HEADER, Header, as_text, parse_header, pdu_field
 
 MAX_SEQUENCE = 0x7FFFFFFF
@@ -54,7 +54,11 @@ class Pdu:
 
     @property
     def text(self) -> str:
-        return decode_short_message(self.short_message, self.data_coding)
+        """The message text, without a User Data Header (a part of a concatenated MO)."""
+        body = self.short_message
+        if self.esm_class & ESM_UDHI and body:
+            body = body[1 + body[0] :]
+        return decode_short_message(body, self.data_coding)
 
 
 def decode(frame: bytes, seq: Sequencer) -> Pdu:

@@ -188,3 +188,10 @@ def test_hand_built_simple_pdus_decode_with_smpplib(command: str) -> None:
     data = codec.encode_simple(command, codec.Sequencer(), sequence=42)
     back = codec.decode(data, codec.Sequencer())
     assert (back.command, back.sequence, back.status) == (command, 42, 0)
+
+
+@needs_fixtures
+def test_concatenated_mo_part_is_read_without_its_udh() -> None:
+    pdu = _decode("deliver_sm_ucs2_concat_8bit_ref")
+    expected = PDUS["deliver_sm_ucs2_concat_8bit_ref"]["fields"]["decoded"]["text_utf16be"]
+    assert pdu.text == expected
