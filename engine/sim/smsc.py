@@ -100,12 +100,20 @@ class SmscSimulator:
             self._server.close()
             await self._server.wait_closed()
 
-    async def send_mo(self, source: str, text: str, destination: str = "Burgernet") -> None:
-        """A participant's reply, to every bound session (the first one that is up)."""
-        body = text.encode("utf-16-be") if any(ord(c) > 0x7F for c in text) else text.encode()
+    async def send_mo(
+        self, source: str, text: str, destination: str = "Burgernet", parts: int = 1
+    ) -> None:
+        """A participant's reply (in ``parts`` concatenated parts) to the first bound session."""
         coding = 8 if any(ord(c) > 0x7F for c in text) else 0
+        size = -(-len(text) // parts)
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
         for session in list(self.sessions):
-            session.send_deliver(DeliverArgs(source, destination, body, data_coding=coding))
+            for number, chunk in enumerate(chunks, start=1):
+                body = chunk.encode("utf-16-be") if coding else chunk.encode()
+                udh = bytes((5, 0, 3, 0x2A, len(chunks), number)) if parts > 1 else b""
+                esm = 0x40 if udh else 0
+                args = DeliverArgs(source, destination, udh + body, esm, coding)
+                session.send_deliver(args)
             return
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -392,4 +392,4 @@ class BindWorker(threading.Thread):
                 return
             self.emit(DeliveryReport(name, receipt, ack))
         else:
-            self.emit(MoMessage(name, pdu.source_addr, pdu.text, ack))
+            self.emit(MoMessage(name, pdu.source_addr, pdu.text, ack, pdu.concat))

@@ -53,12 +53,32 @@ class Pdu:
     message_state: int | None = None
 
     @property
+    def concat(self) -> tuple[int, int, int] | None:
+        """(reference, total, number) from a concatenation UDH, 8- or 16-bit reference."""
+        if not (self.esm_class & ESM_UDHI and self.short_message):
+            return None
+        return concat_ie(self.short_message[1 : 1 + self.short_message[0]])
+
+    @property
     def text(self) -> str:
         """The message text, without a User Data Header (a part of a concatenated MO)."""
         body = self.short_message
         if self.esm_class & ESM_UDHI and body:
             body = body[1 + body[0] :]
         return decode_short_message(body, self.data_coding)
+
+
+def concat_ie(udh: bytes) -> tuple[int, int, int] | None:
+    pos = 0
+    while pos + 2 <= len(udh):
+        iei, length = udh[pos], udh[pos + 1]
+        data = udh[pos + 2 : pos + 2 + length]
+        if iei == 0x00 and len(data) == 3:
+            return data[0], data[1], data[2]
+        if iei == 0x08 and len(data) == 4:
+            return (data[0] << 8) | data[1], data[2], data[3]
+        pos += 2 + length
+    return None
 
 
 def decode(frame: bytes, seq: Sequencer) -> Pdu:

@@ -102,6 +102,8 @@ class MoMessage:
     source: str  # as the SMSC sent it (digits, maybe without '+')
     text: str
     ack: Ack
+    #: (reference, total, number) when this is one part of a concatenated message.
+    part: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,39 @@ CONFIRM_QUIET = timedelta(hours=1)
 TIP_MAX_CHARS = 2000
 
 
+class MoAssembler:
+    """Joins the parts of a concatenated incoming SMS (pure; the caller passes the clock).
+
+    Parts are acknowledged as they come (holding them could stall an SMSC that waits for each
+    deliver_sm_resp); a message still incomplete after the timeout is taken as it is.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str, int], tuple[float, int, dict[int, str]]] = {}
+
+    def add(
+        self, smsc: str, source: str, part: tuple[int, int, int], text: str, now: float
+    ) -> str | None:
+        ref, total, number = part
+        key = (smsc, source, ref)
+        started, _, parts = self._parts.get(key, (now, total, {}))
+        parts[number] = text
+        if len(parts) >= total:
+            self._parts.pop(key, None)
+            return "".join(parts[n] for n in sorted(parts))
+        self._parts[key] = (started, total, parts)
+        return None
+
+    def expire(self, max_age_s: float, now: float) -> list[tuple[str, str, str]]:
+        """(smsc, source, text so far) of messages whose missing parts never came."""
+        out = []
+        for key, (started, _total, parts) in list(self._parts.items()):
+            if now - started > max_age_s:
+                del self._parts[key]
+                out.append((key[0], key[1], " … ".join(parts[n] for n in sorted(parts))))
+        return out
+
+
 def sender_e164(source: str, region: str = "NL") -> str | None:
     """The SMSC sends digits (international without '+', sometimes national): make E.164."""
     raw = source.strip()

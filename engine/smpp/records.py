@@ -8,6 +8,7 @@ recorded as sent even if the action was cancelled meanwhile.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,7 +28,7 @@ from engine.smpp.jobs import (
     Uncertain,
     Withdrawn,
 )
-from engine.smpp.mo import handle_mo
+from engine.smpp.mo import MoAssembler, handle_mo
 from engine.smpp.protocol import Receipt
 from engine.store.base import utcnow
 
@@ -56,6 +57,7 @@ class Recorder:
         self.touched: dict[str, str] = {}
         self._notes: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
         self._reached: set[int] = set()
+        self.assembler = MoAssembler()
 
     def begin(self, session: Session, events: list[Event]) -> None:
         """Load every row the batch will touch in a few queries instead of one per event."""
@@ -113,13 +115,20 @@ class Recorder:
         elif isinstance(event, Withdrawn):
             self._set_state(session, event.job.sms_id, "cancelled", ("submitting",))
         elif isinstance(event, MoMessage):
-            kind, action_id = handle_mo(
-                session, source=event.source, text=event.text, smsc=event.smsc
-            )
-            if action_id is not None:
-                self.touched[action_id] = kind
+            text: str | None = event.text
+            if event.part is not None:
+                text = self.assembler.add(
+                    event.smsc, event.source, event.part, event.text, time.monotonic()
+                )
+            if text is not None:
+                self.mo(session, event.smsc, event.source, text)
             return [event.ack]
         return []
+
+    def mo(self, session: Session, smsc: str, source: str, text: str) -> None:
+        kind, action_id = handle_mo(session, source=source, text=text, smsc=smsc)
+        if action_id is not None:
+            self.touched[action_id] = kind
 
     def _note(self, session: Session, row: SmsMessage, kind: str, data: dict[str, Any]) -> None:
         if row.action_id is None:

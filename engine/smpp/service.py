@@ -206,6 +206,9 @@ class SmsService:
             self.recorder.finish(session)
         for ack in acks:
             ack()
+        self._publish_touched()
+
+    def _publish_touched(self) -> None:
         for action_id, kind in self.recorder.touched.items():
             self._publish(action_id, {"kind": kind, "channel": "sms"})
         self.recorder.touched.clear()
@@ -229,11 +232,15 @@ class SmsService:
     def _housekeeping(self) -> None:
         for parked in self.recorder.expire_parked(_PARKED_MAX_AGE_S):
             parked.ack()
+        partial = self.recorder.assembler.expire(_PARKED_MAX_AGE_S, time.monotonic())
         with transaction(self.factory) as session:
+            for smsc, source, text in partial:
+                self.recorder.mo(session, smsc, source, text)
             self._reload(session)
             self._cancel_from_store(session)
             if self.smpp.resend_uncertain == "after_expiry":
                 claims.resend_expired_uncertain(session, self.smpp.uncertain_expiry_s)
+        self._publish_touched()
         self.pool.failover()
         self._release_if_all_down()
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.actions.models import ActionTarget, SmsMessage
+from engine.actions.models import ActionTarget, DossierEntry, SmsMessage
 from engine.participants.models import Participant
 from engine.sim.smsc import SmscFaults
 from engine.smpp.service import SmsService
@@ -186,7 +186,8 @@ def test_stop_from_participant_unsubscribes_and_confirms(session_factory: Factor
             wait_for(lambda: _final(session_factory, ids, ("delivered",)))
             smsc.send_mo(mobile(0).lstrip("+"), "Stop Burgernet")
             wait_for(lambda: "delivered" in _confirm_states(session_factory))
-            smsc.send_mo(mobile(0).lstrip("+"), "Ik zag hem bij het station, richting centrum")
+            tip = "Ik zag hem bij het station, richting centrum. Rode jas, fiets, snel weg."
+            smsc.call(smsc.sim.send_mo(mobile(0).lstrip("+"), tip, parts=3))
             wait_for(lambda: "tip" in dossier_kinds(session_factory, "act1"))
     with transaction(session_factory) as session:
         person = session.scalars(select(Participant)).one()
@@ -194,6 +195,9 @@ def test_stop_from_participant_unsubscribes_and_confirms(session_factory: Factor
         confirm = session.scalars(select(SmsMessage).where(SmsMessage.purpose == "confirm")).one()
         assert "afgemeld" in confirm.text
     assert "unsubscribed" in dossier_kinds(session_factory, "act1")
+    with transaction(session_factory) as session:
+        tips = session.scalars(select(DossierEntry).where(DossierEntry.kind == "tip")).all()
+    assert [t.data["text"] for t in tips] == [tip]  # three parts, one tip
 
 
 def _confirm_states(factory: Factory) -> list[str]:

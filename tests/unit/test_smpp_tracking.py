@@ -97,3 +97,29 @@ def test_adaptive_limit_learns_the_smsc_rate_and_probes_upward() -> None:
     assert (learned.current(1.2) or 0) > learned.limit / 1.2  # grows again without refusals
     assert combined(250.0, learned.limit) == 250.0
     assert combined(None, None) is None
+
+
+def test_concatenated_mo_parts_are_joined_in_order() -> None:
+    from engine.smpp.mo import MoAssembler
+
+    parts = MoAssembler()
+    assert parts.add("a", "316", (7, 3, 2), "zag hem ", now=0.0) is None
+    assert parts.add("a", "316", (7, 3, 3), "bij station", now=0.1) is None
+    assert parts.add("a", "316", (7, 3, 1), "Ik ", now=0.2) == "Ik zag hem bij station"
+
+
+def test_incomplete_mo_is_taken_as_it_is_after_the_timeout() -> None:
+    from engine.smpp.mo import MoAssembler
+
+    parts = MoAssembler()
+    parts.add("a", "316", (9, 2, 1), "eerste deel", now=0.0)
+    assert parts.expire(60.0, now=30.0) == []
+    assert parts.expire(60.0, now=61.0) == [("a", "316", "eerste deel")]
+
+
+def test_concat_ie_reads_8_and_16_bit_references() -> None:
+    from engine.smpp.codec import concat_ie
+
+    assert concat_ie(bytes.fromhex("0003a70201")) == (0xA7, 2, 1)
+    assert concat_ie(bytes.fromhex("080412340202")) == (0x1234, 2, 2)
+    assert concat_ie(bytes.fromhex("05041581158100")) is None  # port addressing only
