@@ -80,6 +80,7 @@ class SmscSimulator:
         self.submits = 0
         self.enquire_links = 0
         self.throttled = 0
+        self.queue_full = 0
         self.binds = 0
         self.sessions: set[_Session] = set()
         self.redeliver: list[DeliverArgs] = []
@@ -250,6 +251,7 @@ class _Session:
             if sm.destination_addr.endswith(suffix):
                 return status
         if faults.queue_full_every and n % faults.queue_full_every == 0:
+            self.sim.queue_full += 1
             return 0x14
         if self.sim.over_limit():
             self.sim.throttled += 1

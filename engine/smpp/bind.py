@@ -81,6 +81,11 @@ class BindWorker(threading.Thread):
         self._generation = 0
         self._reset_session()
 
+    @property
+    def learned_tps(self) -> float | None:
+        """The SMSC's own rate as learned from its throttling answers (None: never throttled)."""
+        return self._learned.limit
+
     # Supervisor ---------------------------------------------------------------------------
 
     def stop(self) -> None:
