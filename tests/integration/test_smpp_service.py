@@ -349,3 +349,22 @@ def test_smsc_rate_limit_is_learned_from_throttled_answers(session_factory: Fact
         assert sorted(smsc.sim.accepted.values()) == [1] * 20
         learned = service.pool.links["sim"].workers[0].learned_tps
     assert learned is not None and learned < 40
+
+
+def test_two_senders_on_postgresql_send_every_sms_exactly_once(pg_url: str) -> None:
+    from engine.store.db import make_engine, make_sessionmaker
+
+    engine = make_engine(pg_url)
+    factory = make_sessionmaker(engine)
+    try:
+        ids = _seed(factory, 40)
+        with BackgroundSmsc() as smsc:
+            settings = app_settings(smsc_settings(smsc.port))
+            first = SmsService(settings, factory, node="pg-a")
+            second = SmsService(settings, factory, node="pg-b")
+            with running(first), running(second):
+                wait_for(lambda: _final(factory, ids, ("delivered",)), timeout=30)
+            assert sorted(smsc.sim.accepted.values()) == [1] * 40
+        assert sorted(dossier_sms(factory, "act1", "sms_dlr")) == ids
+    finally:
+        engine.dispose()
