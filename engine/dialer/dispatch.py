@@ -50,6 +50,8 @@ class Dispatcher:
         self.claiming = False
         self.originates = 0
         self.max_in_flight = 64
+        self._to_send: list[tuple[Candidate, Lease]] = []
+        self._sending = False
         self._windows: dict[str, asyncio.Semaphore] = {}
 
     # -- step 2: a free line takes a claimed attempt ------------------------------------------
@@ -64,21 +66,34 @@ class Dispatcher:
         svc = self.svc
         sendable: list[tuple[Candidate, Lease]] = []
         kept: deque[Candidate] = deque()
-        while self.ready:
+        free = svc.pool.free_lines()
+        while self.ready and free > 0:
             cand = self.ready.popleft()
-            lease = None
-            if svc.pool.free_lines() > 0:
-                lease = svc.pool.reserve_line(
-                    cand.e164, avoid=cand.avoid_trunk, servers=svc.servers_up
-                )
+            lease = svc.pool.reserve_line(
+                cand.e164, avoid=cand.avoid_trunk, servers=svc.servers_up
+            )
             if lease is None:
                 kept.append(cand)  # no line for this number right now: keeps its turn
             else:
                 sendable.append((cand, lease))
+                free -= 1
+        kept.extend(self.ready)
         self.ready = kept
         if sendable:
             # The lines are reserved already; the claim keys are set before any Originate.
-            svc.spawn(self._send(sendable))
+            # One Redis round trip at a time: lines freed meanwhile go in the next batch.
+            self._to_send.extend(sendable)
+            if not self._sending:
+                self._sending = True
+                svc.spawn(self._send_batches())
+
+    async def _send_batches(self) -> None:
+        try:
+            while self._to_send:
+                batch, self._to_send = self._to_send, []
+                await self._send(batch)
+        finally:
+            self._sending = False
 
     async def _send(self, sendable: list[tuple[Candidate, Lease]]) -> None:
         svc = self.svc

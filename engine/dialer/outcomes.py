@@ -19,6 +19,7 @@ __all__ = [
     "RetryRule",
     "classify",
     "next_attempt",
+    "rules_from_settings",
 ]
 
 ANSWERED = "answered"
@@ -145,6 +146,23 @@ DEFAULT_RETRY_RULES: dict[str, RetryRule] = {
     "not_sent": RetryRule(delay_s=0, max_attempt_no=5),
     "machine": RetryRule(delay_s=600, max_attempt_no=2),
 }
+
+
+def rules_from_settings(raw: dict[str, dict[str, float | bool]]) -> dict[str, RetryRule]:
+    """``[dialer] retry`` over the defaults; an empty table for an outcome disables it."""
+    rules = dict(DEFAULT_RETRY_RULES)
+    for outcome, values in raw.items():
+        if not values:
+            rules.pop(outcome, None)
+            continue
+        rules[outcome] = RetryRule(
+            delay_s=float(values.get("delay_s", 0)),
+            max_attempt_no=int(values.get("max_attempt_no", 2)),
+            other_trunk=bool(values.get("other_trunk", False)),
+        )
+    return rules
+
+
 #: Outcomes that flag the number to relatiebeheer (Phone.invalid_since) and never retry.
 FLAG_NUMBER_OUTCOMES = frozenset({"invalid_number"})
 

@@ -38,7 +38,7 @@ from engine.dialer.calls import Call, CallTable
 from engine.dialer.claims import Claims
 from engine.dialer.dispatch import Dispatcher
 from engine.dialer.feeder import Feeder
-from engine.dialer.outcomes import DEFAULT_RETRY_RULES, RetryRule, next_attempt
+from engine.dialer.outcomes import next_attempt, rules_from_settings
 from engine.dialer.planner import Candidate, Planner
 from engine.dialer.reconcile import Reconciler
 from engine.dialer.records import Answered, AttemptResult, mask, release_rows
@@ -62,20 +62,6 @@ EVENT_FILTER = (
     "QueueCaller.*|Agent.*)$"
 )
 _QUEUE_EVENTS = ("queuecaller", "agent")
-
-
-def retry_rules(settings: DialerSettings) -> dict[str, RetryRule]:
-    rules = dict(DEFAULT_RETRY_RULES)
-    for outcome, raw in settings.retry.items():
-        if not raw:
-            rules.pop(outcome, None)
-            continue
-        rules[outcome] = RetryRule(
-            delay_s=float(raw.get("delay_s", 0)),
-            max_attempt_no=int(raw.get("max_attempt_no", 2)),
-            other_trunk=bool(raw.get("other_trunk", False)),
-        )
-    return rules
 
 
 class DialerService:
@@ -108,7 +94,7 @@ class DialerService:
             factory, redis, on_retries=self._retries_written, store=self.store
         )
         self.feeder = Feeder(factory, self.planner, on_loaded=self.kick, store=self.store)
-        self.rules = retry_rules(settings)
+        self.rules = rules_from_settings(settings.retry)
         self.timers = TimerSettings(
             originate_ack_s=settings.originate_ack_timeout_s,
             originate_response_s=settings.originate_timeout_s + 15.0,
@@ -159,6 +145,8 @@ class DialerService:
             await self.store.run(
                 release_rows_tx, self.factory, [c.attempt_id for c in ready], self.node, "queued"
             )
+        if self._bg:  # Originates being sent: let them get their reply (Asterisk acks in ms)
+            await asyncio.wait(list(self._bg), timeout=2.0)
         for client in self.clients.values():
             await client.stop()
         for task in self._tasks:

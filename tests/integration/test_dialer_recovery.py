@@ -129,3 +129,32 @@ async def test_restarted_dialer_adopts_its_calls_still_up_and_redials_none(
         assert sim.duplicates() == {}
     rows = attempts(session_factory, action)
     assert [r.outcome for r in rows] == ["answered"] * 8
+
+
+async def test_claimed_but_unsent_attempts_are_dialled_after_a_crash_sent_ones_never(
+    session_factory: sessionmaker[Session], redis_client: Any
+) -> None:
+    """A node died with attempts claimed ahead (state originating, no claim key: never sent)
+    and one whose key was set (it may have rung, and is no longer up): after the restart the
+    first are dialled, the last is recorded unknown and not dialled again."""
+    from sqlalchemy import update
+
+    from engine.actions.models import CallAttempt
+    from engine.dialer.claims import claim_key
+
+    nums = numbers(4, 31680000000)
+    action = seed_action(session_factory, nums)
+    rows = attempts(session_factory, action)
+    with session_factory() as s, s.begin():
+        s.execute(update(CallAttempt).where(CallAttempt.action_id == action)
+                  .values(state="originating", claimed_by="dialer-1"))
+    sent = rows[0]
+    redis_client.set(claim_key(action, sent.e164, "alert", 1), f"{sent.id}|t1")
+    cfg = SimConfig(time_scale=0.01, seed=2, ring_time_s=(0.5, 1), hold_time_s=(20, 2))
+    async with running_dialer(session_factory, redis_client, cfg) as (svc, sim):
+        await settle(svc, session_factory, action)
+        dialled = sorted(r.channel_id for r in sim.originates)
+    got = {r.e164: r.outcome for r in attempts(session_factory, action)}
+    assert got == {nums[0]: "unknown", nums[1]: "answered", nums[2]: "answered",
+                   nums[3]: "answered"}
+    assert dialled == sorted(r.id for r in rows[1:])

@@ -168,3 +168,11 @@ def test_every_transition_targets_a_known_state() -> None:
     from engine.dialer.attempt_fsm import STATES
 
     assert {step.to for step in TRANSITIONS.values()} <= set(STATES)
+
+
+def test_retry_rules_are_tunable_in_settings() -> None:
+    from engine.dialer.outcomes import rules_from_settings
+
+    rules = rules_from_settings({"busy": {"delay_s": 30, "max_attempt_no": 5}, "no_answer": {}})
+    assert next_attempt("busy", 4, None, rules).delay_s == 30  # type: ignore[union-attr]
+    assert next_attempt("no_answer", 1, None, rules) is None
