@@ -30,7 +30,7 @@ _ROUTERS: tuple[str, ...] = (
     "engine.api.routes_participants",
 )
 #: Routers other features provide; mounted when present.
-_OPTIONAL_ROUTERS: tuple[str, ...] = ("engine.tts.http",)
+_OPTIONAL_ROUTERS: tuple[str, ...] = ("engine.tts.http", "engine.dialer.http")
 
 
 def create_app(
