@@ -11,7 +11,6 @@ Also the node's housekeeping: heartbeat, trunk settings reload, live trunk stats
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from datetime import datetime
@@ -130,8 +129,10 @@ class Reconciler:
     # -- housekeeping -------------------------------------------------------------------------
     async def housekeeping(self) -> None:
         while True:
-            with contextlib.suppress(Exception):
+            try:
                 await self.svc.store.run(self._housekeeping_once)
+            except Exception as exc:  # store or Redis hiccup: calls go on, try again soon
+                log.warning("dialer: housekeeping failed: %s", exc)
             await asyncio.sleep(self.housekeeping_s)
 
     def _housekeeping_once(self) -> None:
