@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -96,3 +97,19 @@ class Address(Base):
     end_minute: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="addresses")
+
+
+class ParticipantChange(Base):
+    """Which participants changed, written by database triggers on participant, phone and
+    address (migration 0005) so that in-memory selection snapshots see every change, also
+    those made by code that bypasses the participants service (SMS STOP, IVR, dialer)."""
+
+    __tablename__ = "participant_change"
+    # AUTOINCREMENT: ids are never reused after pruning, so "id > last seen" stays complete.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: No foreign key: the change of an erased (deleted) participant must outlive it.
+    participant_id: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import text
@@ -21,6 +21,9 @@ from engine.geo import polygon as poly
 from engine.geo.distance import bbox_around, haversine_many
 from engine.geo.service import Pc4Index
 from engine.participants.windows import Window
+
+if TYPE_CHECKING:
+    from engine.participants.snapshot import SelectionSnapshot
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,18 @@ def select_participants(
     exclude_e164: frozenset[str] = frozenset(),
     testers_only: bool = False,
     index: Pc4Index | None = None,
+    snapshot: SelectionSnapshot | None = None,
 ) -> Selection:
     idx = index or Pc4Index.load(session)
+    if snapshot is not None:
+        # The same answer from memory; the store's path stays the fallback.
+        from engine.participants.snapshot import SnapshotUnavailable
+
+        try:
+            return snapshot.select(session, area, at, exclude_e164=exclude_e164,
+                                   testers_only=testers_only, index=idx)
+        except SnapshotUnavailable:
+            pass
     pc4s, box = _candidates(idx, area)
     rows = _valid_now(_fetch(session, pc4s, box, testers_only), at)
     if not rows:
