@@ -53,6 +53,7 @@ def _table() -> dict[tuple[str, str], Step]:
     t: dict[tuple[str, str], Step] = {
         ("queued", "sent"): Step("originating", start=("originate_ack", "originate_response")),
         ("queued", "cancel"): _END,
+        ("queued", "refused"): _END,  # never written: a bad number or an unsafe value
         ("originating", "ack"): Step("originating", stop=("originate_ack",)),
         ("originating", "refused"): _END,
         ("originating", "timer:originate_ack"): Step("limbo", effects=("reconcile",)),

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Dispatcher"]
 
+_E164 = re.compile(r"\+[1-9]\d{5,14}\Z")
+
 log = logging.getLogger(__name__)
 
 
@@ -69,9 +71,7 @@ class Dispatcher:
         free = svc.pool.free_lines()
         while self.ready and free > 0:
             cand = self.ready.popleft()
-            lease = svc.pool.reserve_line(
-                cand.e164, avoid=cand.avoid_trunk, servers=svc.servers_up
-            )
+            lease = svc.pool.reserve_line(cand.e164, avoid=cand.avoid_trunk, servers=svc.servers_up)
             if lease is None:
                 kept.append(cand)  # no line for this number right now: keeps its turn
             else:
@@ -132,29 +132,49 @@ class Dispatcher:
         svc = self.svc
         want = self.target - len(self.ready) + max(0, svc.pool.free_lines() - len(self.ready))
 
-        def servable(cand: Candidate) -> bool | None:
-            return True if svc.pool.serves(cand.e164, servers=svc.servers_up) else None
+        def route(cand: Candidate) -> str | None:
+            if svc.pool.serves(cand.e164, servers=svc.servers_up):
+                return "call"
+            # Served by a trunk that is down or disabled: wait. Served by none, or not a
+            # number at all: it would block its action forever, so it fails now.
+            if _E164.match(cand.e164) and svc.pool.serves(cand.e164, include_disabled=True):
+                return None
+            return "unroutable"
 
-        picks = [c for c, _ in svc.planner.pick(servable, want)]
+        picks = svc.planner.pick(route, want)
         if picks:
             self.claiming = True
             svc.spawn(self._claim(picks))
 
-    async def _claim(self, picks: list[Candidate]) -> None:
+    async def _claim(self, picks: list[tuple[Candidate, str]]) -> None:
         svc = self.svc
+        cands = [c for c, _ in picks]
         try:
-            won = await svc.store.run(svc.claims.claim_rows, picks, utcnow(), priority=CLAIM)
+            won = await svc.store.run(svc.claims.claim_rows, cands, utcnow(), priority=CLAIM)
         except Exception:
             log.exception("dialer: claiming %d attempts failed; they stay queued", len(picks))
             won = []
-            for cand in picks:
+            for cand in cands:
                 svc.planner.put_back(cand)
         finally:
             self.claiming = False
+        unroutable = {c.attempt_id for c, how in picks if how == "unroutable"}
         cancelled = svc.feeder.cancelled
         for cand in won:
             if cand.action_id in cancelled:
                 svc.release_claimed([cand], "cancelled")
+            elif cand.attempt_id in unroutable:
+                log.warning("dialer: attempt %s: no trunk serves its number", cand.attempt_id)
+                svc.writer.result(
+                    AttemptResult(
+                        cand.attempt_id,
+                        cand.action_id,
+                        cand.e164,
+                        "failed",
+                        utcnow(),
+                        extra={"reason": "no trunk serves this number"},
+                    )
+                )
             else:
                 self.ready.append(cand)
         svc.kick()

@@ -49,8 +49,10 @@ IN_FLIGHT = ("originating", "ringing", "answered")
 
 
 def mask(e164: str) -> str:
-    """``+31612345678`` -> ``+3161****678``: numbers never appear in logs in clear."""
-    return e164[:5] + "****" + e164[-3:] if len(e164) > 8 else "****"
+    """``+31612345678`` -> ``+3161****678``: numbers never appear in logs in clear (and a
+    malformed one cannot put control characters into a log line)."""
+    clean = "".join(c for c in e164 if c in "+0123456789")
+    return clean[:5] + "****" + clean[-3:] if len(clean) > 8 else "****"
 
 
 def due_actions(session: Session, now: datetime) -> list[tuple[str, int]]:

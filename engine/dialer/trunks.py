@@ -170,11 +170,15 @@ class TrunkPool:
         trunk.refill(now)
         return probe if trunk.tokens >= 1.0 else None
 
-    def serves(self, e164: str, *, servers: set[str] | None = None) -> bool:
+    def serves(
+        self, e164: str, *, servers: set[str] | None = None, include_disabled: bool = False
+    ) -> bool:
         """Whether an enabled trunk (on a server that is up) could carry this number."""
         for t in self._trunks.values():
             s = t.settings
-            if t.retired or not s.enabled or (servers is not None and s.server not in servers):
+            if t.retired or (not s.enabled and not include_disabled):
+                continue
+            if servers is not None and s.server not in servers:
                 continue
             if matches_prefix(e164, s.prefixes) >= 0:
                 return True

@@ -70,3 +70,17 @@ async def test_unknown_endpoint_fails_without_channel_events(
         await settle(svc, session_factory, action)
     rows = attempts(session_factory, action)
     assert [(r.attempt_no, r.outcome) for r in rows] == [(1, "failed")]
+
+
+async def test_numbers_in_the_wrong_format_fail_alone_and_never_reach_asterisk(
+    session_factory: sessionmaker[Session], redis_client: Any
+) -> None:
+    good = "+31610000001"
+    bad = ["0612345678", "+3161234\r\nAction: Ping"]
+    action = seed_action(session_factory, [good, *bad])
+    async with running_dialer(session_factory, redis_client, sim_config()) as (svc, sim):
+        await settle(svc, session_factory, action)
+        sent = [r.channel for r in sim.originates]
+    assert sent == [f"PJSIP/{good}@trunk"]
+    got = {r.e164: (r.attempt_no, r.outcome) for r in attempts(session_factory, action)}
+    assert got == {good: (1, "answered"), bad[0]: (1, "failed"), bad[1]: (1, "failed")}
