@@ -17,6 +17,8 @@ from typing import TypeVar
 __all__ = ["Candidate", "Planner"]
 
 L = TypeVar("L")
+#: How many attempts behind a blocked nearest one are tried (see ``_first_reservable``).
+LOOKAHEAD = 16
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -115,16 +117,34 @@ class Planner:
             queue = self._next_queue(blocked)
             if queue is None:
                 break
-            cand = queue.heap[0]
-            line = reserve(cand)
-            if line is None:
+            found = self._first_reservable(queue, reserve)
+            if found is None:
                 blocked.add(queue.action_id)
                 continue
-            heapq.heappop(queue.heap)
+            cand, line = found
             queue.ids.discard(cand.attempt_id)
             queue.pass_value += 1.0 / queue.weight
             out.append((cand, line))
         return out
+
+    @staticmethod
+    def _first_reservable(
+        queue: _ActionQueue, reserve: Callable[[Candidate], L | None]
+    ) -> tuple[Candidate, L] | None:
+        """The nearest attempt that gets a line; when the nearest cannot (its trunk is full or
+        down), the next few nearest may (another trunk), so one number does not hold up all."""
+        head = queue.heap[0]
+        line = reserve(head)
+        if line is not None:
+            heapq.heappop(queue.heap)
+            return head, line
+        for cand in heapq.nsmallest(LOOKAHEAD + 1, queue.heap)[1:]:
+            line = reserve(cand)
+            if line is not None:
+                queue.heap.remove(cand)
+                heapq.heapify(queue.heap)
+                return cand, line
+        return None
 
     def _next_queue(self, blocked: set[str]) -> _ActionQueue | None:
         best: _ActionQueue | None = None

@@ -104,3 +104,15 @@ def test_needs_page_below_low_water() -> None:
     assert not p.needs_page("a")
     p.pick(always, 6)
     assert p.needs_page("a")
+
+
+def test_a_number_without_a_line_does_not_hold_up_the_rest_of_its_action() -> None:
+    p = Planner()
+    p.add_action("a", 50)
+    p.offer("a", [Candidate(1, 1, "intl", "a", "+4930123456"), *cands("a", range(2, 5))])
+
+    def only_nl(c: Candidate) -> str | None:
+        return "line" if c.e164.startswith("+31") else None
+
+    assert [c.rank for c, _ in p.pick(only_nl, 10)] == [2, 3, 4]
+    assert p.queued("a") == 1  # the German number waits for its trunk
