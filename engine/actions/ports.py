@@ -115,6 +115,11 @@ class CachedGeo:
         self._lock = threading.Lock()
         self._geo = importlib.import_module("engine.geo.service")
         self._selection = importlib.import_module("engine.participants.selection")
+        # All selectable numbers in memory, brought up to date from the change log on each
+        # selection; one per app, used by one request at a time.
+        self._snapshot: Any = importlib.import_module(
+            "engine.participants.snapshot").SelectionSnapshot()
+        self._snapshot_lock = threading.Lock()
 
     def index(self, session: Session) -> Any:
         with self._lock:
@@ -126,9 +131,11 @@ class CachedGeo:
     def select(self, session: Session, area: Any, at: datetime, *,
                exclude_e164: frozenset[str] = frozenset(), testers_only: bool = False
                ) -> SelectionLike:
-        result: SelectionLike = self._selection.select_participants(
-            session, area, at, exclude_e164=exclude_e164, testers_only=testers_only,
-            index=self.index(session))
+        index = self.index(session)
+        with self._snapshot_lock:
+            result: SelectionLike = self._selection.select_participants(
+                session, area, at, exclude_e164=exclude_e164, testers_only=testers_only,
+                index=index, snapshot=self._snapshot)
         return result
 
     def locate(self, session: Session, *, postcode: str | None, lat: float | None,

@@ -40,6 +40,7 @@ Array = npt.NDArray[Any]
 REBUILD_AFTER = 50_000
 #: The delta is merged into the sorted base once it holds this many rows.
 MERGE_AFTER = 20_000
+PRUNE_BATCH = 100_000
 _CHUNK = 900  # ids per IN list (SQLite allows 999 parameters on old builds)
 
 
@@ -78,8 +79,17 @@ class SelectionSnapshot:
     # -- keeping up with the store ------------------------------------------------------
 
     def refresh(self, session: Session) -> None:
-        """Bring the snapshot up to what ``session`` sees (a full build the first time)."""
-        conn = session.connection()
+        """Bring the snapshot up to what is committed (a full build the first time).
+
+        Reads on a connection of its own: through the caller's transaction it would apply
+        uncommitted changes, which a rollback could undo (and on SQLite the rolled-back
+        change ids would be handed out again and then be skipped)."""
+        bind = session.get_bind()
+        engine = bind.engine if isinstance(bind, Connection) else bind
+        with engine.connect() as conn:
+            self._refresh(conn)
+
+    def _refresh(self, conn: Connection) -> None:
         if self.base is None:
             self._build(conn)
             return
@@ -90,7 +100,7 @@ class SelectionSnapshot:
             self._build(conn)
         elif changed:
             self._patch(conn, changed)
-        self._maybe_prune(conn, newest)
+        self._maybe_prune(conn, newest, oldest)
 
     def _changed(self, conn: Connection, newest: int | None, oldest: int | None,
                  xmin: int | None, pg: bool) -> set[int] | None:
@@ -125,7 +135,7 @@ class SelectionSnapshot:
         cols = sc.Columns.concat(list(sc.load(conn, None, self.vocab)))
         self._set_base(cols)
         self.delta = sc.Columns.empty()
-        self._log = _Log(seen=seen, pruned_at=self._log.pruned_at)
+        self._log = _Log(seen=seen, pruned_at=datetime.now(UTC).timestamp())
         self.builds += 1
 
     def _set_base(self, cols: sc.Columns) -> None:
@@ -156,12 +166,14 @@ class SelectionSnapshot:
             self._set_base(sc.Columns.concat([live, self.delta]))
             self.delta = sc.Columns.empty()
 
-    def _maybe_prune(self, conn: Connection, newest: int | None) -> None:
+    def _maybe_prune(self, conn: Connection, newest: int | None, oldest: int | None) -> None:
         now = datetime.now(UTC).timestamp()
-        if newest is None or now - self._log.pruned_at < self.prune_every_s:
+        if newest is None or oldest is None or now - self._log.pruned_at < self.prune_every_s:
             return
         self._log.pruned_at = now
-        prune_changes(conn, newest, datetime.now(UTC) - self.keep_changes)
+        # A bounded batch per call: after a bulk load the log holds millions of rows.
+        prune_changes(conn, min(newest, oldest + PRUNE_BATCH),
+                      datetime.now(UTC) - self.keep_changes)
 
     # -- selecting ------------------------------------------------------------------------
 
@@ -288,19 +300,25 @@ def _newest_quiesced(conn: Connection) -> int:
         raise SnapshotUnavailable("participant_change stayed locked by a writer") from exc
 
 
-def prune_changes(conn: Connection, newest: int, before: datetime) -> int:
-    """Delete log rows older than ``before`` (never the newest, so ids stay monotonic).
-    Snapshots that had not seen a pruned row notice ``min(id)`` passing them and rebuild.
-    Runs on its own connection: it must not commit or lock the caller's transaction."""
-    try:
-        with conn.engine.begin() as own:
-            # SQLite keeps CURRENT_TIMESTAMP as 'YYYY-MM-DD HH:MM:SS' text (UTC).
-            cut: object = (before if own.dialect.name == "postgresql"
-                           else before.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
-            res = own.execute(text("DELETE FROM participant_change WHERE id < :newest "
-                                   "AND changed_at < :before"),
-                              {"newest": newest, "before": cut})
-            return int(res.rowcount or 0)
-    except OperationalError:
-        return 0  # busy: the next prune will do it
-
+def prune_changes(conn: Connection, below: int, before: datetime) -> int:
+    """Delete log rows with ids below ``below`` older than ``before`` (pass at most the
+    newest id: it is kept, so ids stay monotonic). Snapshots that had not seen a pruned row
+    notice ``min(id)`` passing them and rebuild. Runs on its own connection and gives up at
+    once when the store is busy: pruning can always wait, a selection cannot."""
+    sqlite = conn.dialect.name == "sqlite"
+    # SQLite keeps CURRENT_TIMESTAMP as 'YYYY-MM-DD HH:MM:SS' text (UTC).
+    cut: object = before.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if sqlite else before
+    with conn.engine.connect() as own:
+        try:
+            with own.begin():
+                own.execute(text("PRAGMA busy_timeout = 50" if sqlite
+                                 else "SET LOCAL lock_timeout = '50ms'"))
+                res = own.execute(text("DELETE FROM participant_change WHERE id < :below "
+                                       "AND changed_at < :before"),
+                                  {"below": below, "before": cut})
+                return int(res.rowcount or 0)
+        except OperationalError:
+            return 0  # busy: the next prune will do it
+        finally:
+            if sqlite:  # the pooled connection gets its patience back
+                own.execute(text("PRAGMA busy_timeout = 30000"))

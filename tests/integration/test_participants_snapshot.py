@@ -162,3 +162,21 @@ def test_triggers_exist_after_migrations(geo_store: Store) -> None:
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))}
         assert TRIGGERS <= names
         assert "participant_change" in inspect(conn).get_table_names()
+
+
+def test_rolled_back_changes_are_not_kept(geo_store: Store) -> None:
+    snap = _populated(geo_store)
+    area = Circle(*DEVENTER, 3_000)
+    db, _ = _both(geo_store, snap, area)
+    victim = db.participant_ids[0]
+    index = geo_store.index()
+    with geo_store.factory() as s:
+        s.execute(text("UPDATE participant SET status = 'unsubscribed' WHERE id = :p"),
+                  {"p": victim})
+        select_participants(s, area, TUESDAY_10, index=index, snapshot=snap)
+        s.rollback()
+    _sql(geo_store, "UPDATE participant SET status = 'unsubscribed' WHERE id = :p",
+         p=db.participant_ids[-1])
+    db, mem = _both(geo_store, snap, area)
+    assert victim in mem.participant_ids
+    _assert_same(geo_store, db, mem)
