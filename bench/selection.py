@@ -2,12 +2,11 @@
 
 A full ``select_participants`` (ids, numbers, distances, nearest first, one entry per number)
 for a 5 km circle around Deventer centre (PC4 7411) and a 10 km circle around Amsterdam centre
-(PC4 1012), on SQLite and on PostgreSQL, compared with a brute-force numpy scan over every
-address coordinate held in memory (arrays loaded once). Stores are cached in var/bench/.
-``numpy_snapshot_selection`` sketches the alternative design: all selectable (address, number)
-pairs as numpy columns sorted by latitude, a selection being a vectorised scan of its latitude
-band with windows, nearest-first order and one entry per number; it checks that it selects
-the same numbers as the store. Prints one JSON object as its last line.
+(PC4 1012), three ways: the store's join on SQLite and on PostgreSQL, and the headline, the
+in-memory ``SelectionSnapshot`` (its build time, RSS growth and per-selection latency including
+the change-log check; it must return exactly the store's rows), plus a brute-force numpy scan
+over every address coordinate as a floor. Stores are cached in var/bench/ (and migrated to
+head, for the change log). Prints one JSON object as its last line.
 
     .venv/bin/python bench/selection.py [--quick] [--runs N] [--no-pg]
 """
@@ -15,6 +14,8 @@ the same numbers as the store. Prints one JSON object as its last line.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -32,20 +33,24 @@ from common import (
 )
 from sqlalchemy import text
 
-from engine.geo.distance import bbox_around, haversine_many
+from engine.geo.distance import haversine_many
 from engine.geo.service import Pc4Index
-from engine.participants.selection import Circle, select_participants
-from engine.participants.windows import NL_TZ
+from engine.participants.selection import Circle, Selection, select_participants
+from engine.participants.snapshot import SelectionSnapshot
 from engine.store.db import make_engine, make_sessionmaker
+from engine.store.migrate import upgrade
 
 SCENARIOS = {"deventer_5km": ("7411", 5_000.0, 50.0), "amsterdam_10km": ("1012", 10_000.0, 250.0)}
 #: A Tuesday 10:00 in the Netherlands: work addresses count, as in most real actions.
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-#: The numbers each scenario selected from the store, to check the snapshot sketch against.
-REFERENCE: dict[str, list[str]] = {}
+#: What each scenario selected from each store, to check the snapshot against.
+REFERENCE: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+MEMORY_BOUND_MB = 300.0
 
 
 def measure_store(url: str, runs: int) -> dict[str, Any]:
+    upgrade(url)  # cached stores may predate the change log (migration 0005)
+    REFERENCE[url] = {}
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     with factory() as s:
@@ -55,16 +60,15 @@ def measure_store(url: str, runs: int) -> dict[str, Any]:
         c = index.centroid(pc4)
         area = Circle(c.lat, c.lon, radius)
         samples: list[float] = []
-        numbers: list[str] = []
+        sel = Selection()
         for _ in range(runs + 2):  # the first two warm the page cache
             with factory() as s:
                 ms, sel = timed_ms(select_participants, s, area, AT, index=index)
             samples.append(ms)
-            numbers = sel.e164s
         stats = summary_ms(samples[2:])
         out[name] = {**stats, "bound_ms": bound, "ratio": round(stats["p95_ms"] / bound, 3),
-                     "numbers": len(numbers)}
-        REFERENCE[name] = numbers
+                     "numbers": len(sel)}
+        REFERENCE[url][name] = _rows(sel)
     engine.dispose()
     return out
 
@@ -104,68 +108,52 @@ def measure_numpy(url: str, runs: int, index: Pc4Index) -> dict[str, Any]:
     return out
 
 
-_SNAPSHOT_SQL = """SELECT a.lat, a.lon, a.days_mask, coalesce(a.start_minute, -1),
- coalesce(a.end_minute, -1), ph.id, ph.e164 FROM address a
- JOIN participant p ON p.id = a.participant_id
- JOIN phone ph ON ph.participant_id = a.participant_id
- WHERE p.status = 'active' AND p.consent_at IS NOT NULL AND ph.invalid_since IS NULL"""
-
-
-class Snapshot:
-    """A sketch of the alternative to querying per selection: every selectable (address,
-    number) pair as numpy columns in memory, so a selection is a vectorised scan."""
-
-    def __init__(self, url: str):
-        engine = make_engine(url)
-        with engine.connect() as conn:
-            rows = conn.execute(text(_SNAPSHOT_SQL)).all()
-        engine.dispose()
-        rows.sort(key=lambda r: r[0])  # by latitude: a selection only scans its band
-        cols = list(zip(*rows, strict=True))
-        self.lats, self.lons = (np.array(c, dtype=np.float64) for c in cols[:2])
-        self.days, self.start, self.end, self.phone_id = (
-            np.array(c, dtype=np.int32) for c in cols[2:6])
-        self.e164 = np.array(cols[6], dtype=object)
-        self.windowed = (self.days != 127) | (self.start >= 0)
-
-    def select(self, lat: float, lon: float, radius: float, at: datetime) -> list[str]:
-        south, _, north, _ = bbox_around(lat, lon, radius)
-        lo, hi = np.searchsorted(self.lats, [south, north], side="left")
-        d = haversine_many(lat, lon, self.lats[lo:hi], self.lons[lo:hi])
-        near = np.nonzero(d <= radius)[0]
-        hit = near + lo
-        keep = self._valid(hit, at)
-        near, hit = near[keep], hit[keep]
-        order = hit[np.argsort(d[near], kind="stable")]
-        _, first = np.unique(self.phone_id[order], return_index=True)  # nearest per number
-        return list(self.e164[order[np.sort(first)]])
-
-    def _valid(self, idx: np.ndarray[Any, Any], at: datetime) -> np.ndarray[Any, Any]:
-        local = at.astimezone(NL_TZ)
-        day, minute = local.weekday(), local.hour * 60 + local.minute
-        w = self.windowed[idx]
-        days, start, end = self.days[idx], self.start[idx], self.end[idx]
-        on_day = (days >> day) & 1 == 1
-        in_time = (start < 0) | ((start <= minute) & (minute < end))
-        # (windows past midnight are rare; this sketch treats them as not valid)
-        return ~w | (on_day & in_time)
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def measure_snapshot(url: str, runs: int, index: Pc4Index,
-                     reference: dict[str, list[str]]) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    snap = Snapshot(url)
-    out: dict[str, Any] = {"rows": len(snap.lats),
-                           "build_s": round(time.perf_counter() - t0, 1)}
+                     reference: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    """The production path: ``SelectionSnapshot`` (built once, then a change-log check and a
+    scan of the area's PC4 slices per selection), checked row for row against the store."""
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    gc.collect()
+    rss0, t0 = rss_mb(), time.perf_counter()
+    snap = SelectionSnapshot()
+    with factory() as s:
+        snap.refresh(s)
+    gc.collect()
+    out: dict[str, Any] = {
+        "rows": len(snap.base) if snap.base is not None else 0,
+        "build_s": round(time.perf_counter() - t0, 1),
+        "rss_delta_mb": round(rss_mb() - rss0, 1),
+        "columns_mb": round(snap.memory_bytes() / 2**20, 1),
+        "memory_bound_mb": MEMORY_BOUND_MB}
     for name, (pc4, radius, bound) in SCENARIOS.items():
         c = index.centroid(pc4)
-        samples = [timed_ms(snap.select, c.lat, c.lon, radius, AT)[0] for _ in range(runs)]
-        numbers = snap.select(c.lat, c.lon, radius, AT)
+        area = Circle(c.lat, c.lon, radius)
+        samples: list[float] = []
+        for _ in range(runs):
+            with factory() as s:
+                ms, sel = timed_ms(select_participants, s, area, AT, index=index,
+                                   snapshot=snap)
+            samples.append(ms)
         stats = summary_ms(samples)
+        rows = _rows(sel)
         out[name] = {**stats, "bound_ms": bound, "ratio": round(stats["p95_ms"] / bound, 3),
-                     "numbers": len(numbers),
-                     "same_numbers_as_store": sorted(numbers) == sorted(reference[name])}
+                     "numbers": len(sel),
+                     "same_as_store": (rows == reference[name] if url.startswith("sqlite")
+                                       else sorted(rows) == sorted(reference[name]))}
+    out["builds"] = snap.builds
+    engine.dispose()
     return out
+
+
+def _rows(sel: Selection) -> list[tuple[Any, ...]]:
+    return list(zip(sel.participant_ids, sel.e164s, sel.phone_kinds, sel.channels,
+                    sel.distances_m, sel.pc4s, strict=True))
 
 
 def main() -> None:
@@ -184,22 +172,30 @@ def main() -> None:
                               "participants": count_participants(sqlite_url), "runs": runs}
     result["sqlite"] = measure_store(sqlite_url, runs)
     reason = "skipped (--no-pg)" if args.no_pg else pg_unavailable()
+    engine = make_engine(sqlite_url)
+    with make_sessionmaker(engine)() as s:
+        index = Pc4Index.load(s)
+    engine.dispose()
+    # The headline: selection from the in-memory snapshot, built from the SQLite store.
+    result["snapshot"] = measure_snapshot(sqlite_url, runs, index, REFERENCE[sqlite_url])
     if reason:
         result["postgresql"] = {"skipped": reason}
     else:
         with cached_postgres(p, regional=regional) as pg_url:
             result["postgresql"] = measure_store(pg_url, runs)
-    engine = make_engine(sqlite_url)
-    with make_sessionmaker(engine)() as s:
-        index = Pc4Index.load(s)
-    engine.dispose()
+            result["snapshot_postgresql"] = measure_snapshot(pg_url, runs, index,
+                                                             REFERENCE[pg_url])
     result["numpy_bruteforce"] = measure_numpy(sqlite_url, runs, index)
-    result["numpy_snapshot_selection"] = measure_snapshot(sqlite_url, runs, index, REFERENCE)
-    result["db_vs_numpy"] = {
-        store: {name: round(result[store][name]["p50_ms"]
-                            / result["numpy_bruteforce"][name]["p50_ms"], 2)
+    result["store_vs_snapshot"] = {
+        store: {name: round(result[store][name]["p50_ms"] / result["snapshot"][name]["p50_ms"], 1)
                 for name in SCENARIOS}
         for store in ("sqlite", "postgresql") if "skipped" not in result[store]}
+    snap = result["snapshot"]
+    result["headline"] = {name: {"p95_ms": snap[name]["p95_ms"], "bound_ms": snap[name]["bound_ms"],
+                                 "ratio": snap[name]["ratio"]} for name in SCENARIOS}
+    result["headline"]["memory"] = {"rss_delta_mb": snap["rss_delta_mb"],
+                                    "bound_mb": MEMORY_BOUND_MB,
+                                    "ratio": round(snap["rss_delta_mb"] / MEMORY_BOUND_MB, 3)}
     emit(result)
 
 

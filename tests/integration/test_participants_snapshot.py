@@ -146,7 +146,7 @@ def test_delta_merges_into_the_base(geo_store: Store) -> None:
         phones = s.scalars(select(Phone.id).join(Participant).order_by(Phone.id)).all()
     for chunk in (phones[::4], phones[1::4]):
         ids = ", ".join(str(i) for i in chunk)
-        _sql(geo_store, f"UPDATE phone SET kind = kind WHERE id IN ({ids})")  # noqa: S608
+        _sql(geo_store, f"UPDATE phone SET kind = kind WHERE id IN ({ids})")
         db, mem = _both(geo_store, snap, area)
         _assert_same(geo_store, db, mem)
     assert snap.builds == 1
@@ -160,7 +160,7 @@ def test_triggers_exist_after_migrations(geo_store: Store) -> None:
         else:
             names = {r[0] for r in conn.execute(text(
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))}
-        assert TRIGGERS <= names
+        assert names >= TRIGGERS
         assert "participant_change" in inspect(conn).get_table_names()
 
 
