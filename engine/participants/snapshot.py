@@ -139,7 +139,7 @@ class SelectionSnapshot:
         self.builds += 1
 
     def _set_base(self, cols: sc.Columns) -> None:
-        order = np.lexsort((cols.lat, cols.phone_id, cols.address_id, cols.pid,
+        order = np.lexsort((cols.phone_id, cols.address_id, cols.pid,
                             np.where(cols.exact, 0, cols.pc4), cols.exact))
         self.base = cols.take(order)
         self._n_loose = int(np.count_nonzero(~self.base.exact))
@@ -184,11 +184,15 @@ class SelectionSnapshot:
         self.refresh(session)
         idx = index or Pc4Index.load(session)
         pc4s, box = _candidates(idx, area)
-        cand = self._candidate_rows(sc.encode(self.vocab, pc4s, "pc4"), box, testers_only)
-        return _finish(cand, area, at, sc.encode(self.vocab, exclude_e164, "e164"), self.vocab)
+        codes = np.unique(sc.encode(self.vocab, pc4s, "pc4"))  # ascending: the store's order
+        cols, rows, presorted = self._candidate_rows(codes, box, testers_only)
+        exclude = sc.encode(self.vocab, exclude_e164, "e164")
+        return _finish(cols, rows, presorted, area, at, exclude, self.vocab)
 
     def _candidate_rows(self, pc4_codes: Array, box: tuple[float, float, float, float],
-                        testers_only: bool) -> sc.Columns:
+                        testers_only: bool) -> tuple[sc.Columns, Array, bool]:
+        """The rows the store's two queries would return: columns, row numbers in them, and
+        whether those are already in the store's order (no delta rows mixed in)."""
         assert self.base is not None
         b, n = self.base, self._n_loose
         s, w, north, e = box
@@ -200,46 +204,57 @@ class SelectionSnapshot:
         ehi = int(np.searchsorted(b.lat[n:], north, side="right"))
         band = np.arange(n + elo, n + ehi)
         parts.append(band[(b.lon[band] >= w) & (b.lon[band] <= e)])
-        picked = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        picked = np.concatenate(parts)
         keep = b.alive[picked]
         if testers_only:
             keep &= b.tester[picked]
+        picked = picked[keep]
         d = self.delta
         in_delta = np.where(d.exact, (d.lat >= s) & (d.lat <= north) & (d.lon >= w)
                             & (d.lon <= e), np.isin(d.pc4, pc4_codes))
         if testers_only:
             in_delta &= d.tester
-        return sc.Columns.concat([b.take(picked[keep]), d.take(np.nonzero(in_delta)[0])])
+        if not in_delta.any():
+            return b, picked, True
+        cols = sc.Columns.concat([b.take(picked), d.take(np.nonzero(in_delta)[0])])
+        return cols, np.arange(len(cols)), False
 
     def memory_bytes(self) -> int:
         base = self.base.nbytes() if self.base is not None else 0
         return base + self.delta.nbytes() + self._pid_order.nbytes
 
 
-def _finish(c: sc.Columns, area: Area, at: datetime, exclude: Array,
-            vocab: sc.Vocab) -> Selection:
-    if len(c) == 0:
+def _finish(c: sc.Columns, rows: Array, presorted: bool, area: Area, at: datetime,
+            exclude: Array, vocab: sc.Vocab) -> Selection:
+    if len(rows) == 0:
         return Selection()
-    dist = _distances(area, c.lat, c.lon)
+    dist = _distances(area, c.lat[rows], c.lon[rows])
     limit = area.radius_m if isinstance(area, Circle) else np.inf
-    ok = (dist <= limit) & np.isfinite(dist) & sc.valid_at(c, at)
+    ok = (dist <= limit) & np.isfinite(dist) & sc.valid_at(c.days[rows], c.start[rows],
+                                                             c.end[rows], at)
     if len(exclude):
-        ok &= ~np.isin(c.e164, exclude)
-    c, dist = c.take(np.nonzero(ok)[0]), dist[ok]
+        ok &= ~np.isin(c.e164[rows], exclude)
+    rows, dist = rows[ok], dist[ok]
     # The store's order: nearest first; among equals its (pc4, participant, address, phone)
-    # order for non-exact rows, which come before exact rows (latitude order).
-    order = np.lexsort((c.phone_id, c.address_id, c.pid, np.where(c.exact, c.lon, 0.0),
-                        np.where(c.exact, c.lat, c.pc4.astype(np.float64)), c.exact, dist))
-    _, first = np.unique(c.e164[order], return_index=True)  # nearest sighting per number
+    # order for non-exact rows, which come before exact rows (latitude order). Base rows
+    # are kept in that order, so without delta rows a stable sort by distance is enough.
+    if presorted:
+        order = np.argsort(dist, kind="stable")
+    else:
+        ex = c.exact[rows]
+        order = np.lexsort((c.phone_id[rows], c.address_id[rows], c.pid[rows],
+                            np.where(ex, c.lat[rows], c.pc4[rows].astype(np.float64)), ex,
+                            dist))
+    _, first = np.unique(c.e164[rows[order]], return_index=True)  # nearest sighting per number
     pick = order[np.sort(first)]
-    c = c.take(pick)
+    out = rows[pick]
     return Selection({
-        "participant_id": c.pid.tolist(),
-        "e164": sc.decode_e164s(vocab, c.e164),
-        "phone_kind": sc.decode(vocab.kinds, c.kind),
-        "channel": sc.decode(vocab.channels, c.channel),
+        "participant_id": c.pid[out].tolist(),
+        "e164": sc.decode_e164s(vocab, c.e164[out]),
+        "phone_kind": sc.decode(vocab.kinds, c.kind[out]),
+        "channel": sc.decode(vocab.channels, c.channel[out]),
         "distance_m": dist[pick].tolist(),
-        "pc4": sc.decode_pc4s(vocab, c.pc4),
+        "pc4": sc.decode_pc4s(vocab, c.pc4[out]),
     })
 
 

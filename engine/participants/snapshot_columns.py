@@ -168,24 +168,25 @@ def decode_e164s(vocab: Vocab, codes: Array) -> list[str]:
 
 
 def decode_pc4s(vocab: Vocab, codes: Array) -> list[str]:
-    names = {c: (f"{c:04d}" if c >= 0 else vocab.odd_pc4[-c - 1])
-             for c in np.unique(codes).tolist()}
-    return [names[c] for c in codes.tolist()]
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    names = np.array([f"{c:04d}" if c >= 0 else vocab.odd_pc4[-c - 1] for c in uniq.tolist()],
+                     dtype=object)
+    return list(names[inverse.reshape(-1)].tolist())
 
 
 def decode(table: list[str], codes: Array) -> list[str]:
-    return [table[c] for c in codes.tolist()]
+    return list(np.array(table, dtype=object)[codes].tolist())
 
 
-def valid_at(c: Columns, at: datetime) -> Array:
+def valid_at(days: Array, start: Array, end: Array, at: datetime) -> Array:
     """The store's window test: rows without a window always count; the few with one are
     tested once per distinct window with ``Window.contains`` itself."""
-    windowed = (c.days != 127) | (c.start >= 0)
+    windowed = (days != 127) | (start >= 0)
     ok: Array = ~windowed
     idx = np.nonzero(windowed)[0]
     if len(idx):
-        key = (c.days[idx].astype(np.int64) << 32) | ((c.start[idx].astype(np.int64) + 1) << 16) \
-            | (c.end[idx].astype(np.int64) + 1)
+        key = (days[idx].astype(np.int64) << 32) | ((start[idx].astype(np.int64) + 1) << 16) \
+            | (end[idx].astype(np.int64) + 1)
         uniq, inverse = np.unique(key, return_inverse=True)
         verdicts = np.array([_window(int(k)).contains(at) for k in uniq.tolist()], dtype=bool)
         ok[idx] = verdicts[inverse.reshape(-1)]

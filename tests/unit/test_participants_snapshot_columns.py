@@ -34,12 +34,10 @@ def test_unknown_odd_strings_match_nothing() -> None:
     assert vocab.odd_e164 == ["odd one"]
 
 
-def _cols(windows: list[tuple[int, int | None, int | None]]) -> sc.Columns:
-    cols = sc.Columns.empty()  # valid_at reads only the window columns
-    cols.days = np.array([w[0] for w in windows], dtype=np.int16)
-    cols.start = np.array([-1 if w[1] is None else w[1] for w in windows], dtype=np.int16)
-    cols.end = np.array([-1 if w[2] is None else w[2] for w in windows], dtype=np.int16)
-    return cols
+def _window_columns(windows: list[tuple[int, int | None, int | None]]) -> list[np.ndarray]:
+    return [np.array([w[0] for w in windows], dtype=np.int16),
+            np.array([-1 if w[1] is None else w[1] for w in windows], dtype=np.int16),
+            np.array([-1 if w[2] is None else w[2] for w in windows], dtype=np.int16)]
 
 
 minutes = st.one_of(st.none(), st.integers(0, 1440))
@@ -50,6 +48,6 @@ minutes = st.one_of(st.none(), st.integers(0, 1440))
 def test_window_test_is_the_stores(windows: list[tuple[int, int | None, int | None]],
                                    offset_min: int) -> None:
     at = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=offset_min)
-    got = sc.valid_at(_cols(windows), at).tolist()
+    got = sc.valid_at(*_window_columns(windows), at).tolist()
     want = [(d == 127 and s is None) or Window(d, s, e).contains(at) for d, s, e in windows]
     assert got == want
