@@ -1,15 +1,16 @@
 """The dialer service: keeps every line busy with the right calls and records what happened.
 
 One asyncio process (a node) with one AMI client per Asterisk server. The loop, in words: the
-feeder pages queued attempts into the planner; ``_fill_lines`` asks the planner for as many
-calls as there are free lines (trunk pool: lines, CPS, breaker), claims them (store + Redis),
-and sends one Originate each; AMI events drive each attempt's state machine; a finished call
-frees its line at once (the next Originate follows in the same tick) and its result goes to
-the writer (store, dossier, progress, retries).
+feeder pages queued attempts into the planner (``feeder``); the dispatcher claims the next ones
+in the store a little ahead and, the moment a line is free (trunk pool: lines, CPS, breaker),
+sets their Redis claim key and sends the Originate (``dispatch``); AMI events drive each
+attempt's state machine (``calls``, ``attempt_fsm``); a finished call frees its line at once
+(the next Originate follows in the same tick) and its result goes to the writer (store,
+dossier, progress, retries: ``writer``, ``records``).
 
 An Originate whose fate is unknown after a dropped connection is never sent again: on
 reconnect the live channels (CoreShowChannels) say which calls are still up; the rest are
-recorded as ``unknown`` (see ``engine.dialer.claims`` for the exactly-once argument).
+recorded as ``unknown`` (``reconcile``; ``claims`` and ``dispatch`` for exactly once).
 """
 
 from __future__ import annotations
