@@ -40,6 +40,8 @@ Array = npt.NDArray[Any]
 REBUILD_AFTER = 50_000
 #: The delta is merged into the sorted base once it holds this many rows.
 MERGE_AFTER = 20_000
+#: A changed participant writes a few log rows (participant, phones, addresses).
+_ROWS_PER_CHANGE = 8
 PRUNE_BATCH = 100_000
 _CHUNK = 900  # ids per IN list (SQLite allows 999 parameters on old builds)
 
@@ -108,6 +110,10 @@ class SelectionSnapshot:
         log = self._log
         if oldest is not None and oldest > min([log.seen + 1, *log.gaps]):
             return None  # pruned before this snapshot saw it
+        if (newest or 0) < log.seen:
+            return None  # the log was emptied by hand: ids may start over
+        if (newest or 0) - log.seen > _ROWS_PER_CHANGE * self.rebuild_after:
+            return None  # a bulk load: not worth reading its log
         changed: set[int] = set()
         if log.gaps:
             found = _rows(conn, "id IN ({})", sorted(log.gaps))
