@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["Reconciler"]
 
 log = logging.getLogger(__name__)
+#: How often a running node looks for calls left in flight by a node that died.
+DEAD_PEER_CHECK_S = 10.0
 
 
 class Reconciler:
@@ -43,13 +46,14 @@ class Reconciler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._orphans_done: set[str] = set()
         self._trunk_versions: dict[str, int] | None = None
+        self._dead_checked = 0.0
 
     def needed(self, server: str) -> None:
         task = self._running.get(server)
         if task is None or task.done():
             self._running[server] = asyncio.create_task(self._reconcile(server))
 
-    async def _reconcile(self, server: str) -> None:
+    async def _reconcile(self, server: str, *, dead_peers_only: bool = False) -> None:
         client = self.svc.clients[server]
         try:
             channels = await client.core_show_channels()
@@ -64,16 +68,23 @@ class Reconciler:
             if call.machine.state == "limbo":
                 state = live.get(call.attempt_id)
                 self.svc.apply(call, "gone" if state is None else "alive", state or "")
-        if server not in self._orphans_done:
+        if dead_peers_only:
+            await self._adopt_orphans(server, live, include_self=False)
+        elif server not in self._orphans_done:
             await self._adopt_orphans(server, live)
         self.svc.servers_up.add(server)
         self.svc.kick()
 
-    async def _adopt_orphans(self, server: str, live: dict[str, str]) -> None:
-        """Attempts in flight in the store with no live owner (a crash, a restart)."""
+    async def _adopt_orphans(
+        self, server: str, live: dict[str, str], *, include_self: bool = True
+    ) -> None:
+        """Attempts in flight in the store with no live owner (a crash, a restart).
+
+        ``include_self`` only at start: later, this node's own claimed-ahead attempts are in
+        its ready buffer, not orphans."""
         self._orphans_done.add(server)
         svc = self.svc
-        rows, trunk_of = await svc.store.run(self._load_orphans)
+        rows, trunk_of = await svc.store.run(self._load_orphans, include_self)
         servers = {t["name"]: t["server"] for t in svc.pool.snapshot()}
         mine = [r for r in rows if servers.get(trunk_of.get(r.id) or "", server) == server]
         gone: list[AttemptResult] = []
@@ -94,16 +105,20 @@ class Reconciler:
             await svc.store.run(self._close_and_claim, gone, [r.id for r in mine])
             log.warning("dialer: %d orphaned calls, %d closed as unknown", len(mine), len(gone))
 
-    def _load_orphans(self) -> tuple[list[CallAttempt], dict[str, str | None]]:
+    def _load_orphans(
+        self, include_self: bool = True
+    ) -> tuple[list[CallAttempt], dict[str, str | None]]:
         """In-flight rows of this node (restart) or of nodes without a heartbeat. Claimed rows
         whose claim key is absent were never sent: they go back to the queue right here."""
         svc = self.svc
         others = svc.claims.live_nodes() - {svc.node}
+        if not include_self:
+            others.add(svc.node)
         with transaction(svc.factory) as session:
             rows = [r for r in in_flight(session, None) if r.claimed_by not in others]
-            claimed = [r for r in rows if r.state == "originating"]
-            marks = svc.claims.sent_marks([_cand(r) for r in claimed])
-            unsent = [r for r in claimed if r.id not in marks]
+            # The claim key also names the trunk (rows get theirs only when they finish).
+            marks = svc.claims.sent_marks([_cand(r) for r in rows])
+            unsent = [r for r in rows if r.state == "originating" and r.id not in marks]
             running = running_actions(session, {r.action_id for r in unsent})
             for r in unsent:
                 r.state = "queued" if r.action_id in running else "cancelled"
@@ -130,12 +145,19 @@ class Reconciler:
     async def housekeeping(self) -> None:
         while True:
             try:
-                await self.svc.store.run(self._housekeeping_once)
+                dead_peers = await self.svc.store.run(self._housekeeping_once)
             except Exception as exc:  # store or Redis hiccup: calls go on, try again soon
                 log.warning("dialer: housekeeping failed: %s", exc)
+                dead_peers = False
+            if dead_peers:  # a node died with calls in flight: take them over
+                for server in list(self.svc.servers_up):
+                    self._running[server] = asyncio.create_task(
+                        self._reconcile(server, dead_peers_only=True)
+                    )
             await asyncio.sleep(self.housekeeping_s)
 
-    def _housekeeping_once(self) -> None:
+    def _housekeeping_once(self) -> bool:
+        """Heartbeat, trunk reload, stats; True when a dead node left calls in flight."""
         svc = self.svc
         svc.claims.heartbeat()
         with transaction(svc.factory) as session:
@@ -149,6 +171,18 @@ class Reconciler:
         stats = {"node": svc.node, "at": utcnow().isoformat(), "trunks": svc.pool.snapshot()}
         svc.redis.hset(svc.settings.stats_key, svc.node, json.dumps(stats))
         svc.redis.expire(svc.settings.stats_key, 60)
+        return self._dead_peer_rows()
+
+    def _dead_peer_rows(self) -> bool:
+        now = time.monotonic()
+        if now - self._dead_checked < DEAD_PEER_CHECK_S:
+            return False
+        self._dead_checked = now
+        svc = self.svc
+        alive = svc.claims.live_nodes() | {svc.node}
+        with transaction(svc.factory) as session:
+            owners = {r.claimed_by for r in in_flight(session, None)}
+        return bool(owners - alive - {None})
 
 
 def _cand(row: CallAttempt) -> Candidate:

@@ -158,3 +158,47 @@ async def test_claimed_but_unsent_attempts_are_dialled_after_a_crash_sent_ones_n
     assert got == {nums[0]: "unknown", nums[1]: "answered", nums[2]: "answered",
                    nums[3]: "answered"}
     assert dialled == sorted(r.id for r in rows[1:])
+
+
+async def crash(svc: DialerService) -> None:
+    """A node that dies: no goodbye, its claims and calls left as they are."""
+    svc.stopping = True
+    for client in svc.clients.values():
+        await client.stop()
+    for task in [*svc._tasks, *svc._bg]:
+        task.cancel()
+    await asyncio.sleep(0.05)
+    svc.claims.leave()  # its heartbeat key expires (here: at once)
+    svc.store.close()
+    await svc.aredis.aclose()
+
+
+async def test_a_live_node_takes_over_the_calls_of_a_node_that_died(
+    session_factory: sessionmaker[Session], redis_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.dialer.reconcile as reconcile
+    from tests.dialer_support import dialer_settings as make_settings
+
+    monkeypatch.setattr(reconcile, "DEAD_PEER_CHECK_S", 0.2)
+    nums = numbers(6, 31690000000)
+    cfg = SimConfig(time_scale=0.01, seed=3)
+    cfg.numbers = {n: Outcome("answer", ring_s=0.5, hold_s=200) for n in nums}
+    async with AsteriskSim(cfg) as sim:
+        a = make_settings(sim.port, max_channels=6).model_copy(update={"node_id": "node-a"})
+        b = a.model_copy(update={"node_id": "node-b"})
+        async with running_dialer(session_factory, redis_client, settings=b, sim=sim) as (
+            svc_b, _):
+            svc_b.reconciler.housekeeping_s = 0.2
+            await asyncio.sleep(0.3)
+            action = seed_action(session_factory, nums)
+            svc_a = DialerService(a, session_factory, redis_client)
+            svc_b.feeder.cancelled.add(action)  # only node-a dials this action
+            await svc_a.start()
+            await asyncio.sleep(0.8)  # node-a's six calls are up
+            assert len(sim.live_calls()) == 6
+            await crash(svc_a)
+            await settle(svc_b, session_factory, action, timeout=20)
+        assert len(sim.originates) == 6 and sim.duplicates() == {}
+    rows = attempts(session_factory, action)
+    assert [r.outcome for r in rows] == ["answered"] * 6
+    assert {r.claimed_by for r in rows} == {"node-b"}
