@@ -129,6 +129,8 @@ async def test_restarted_dialer_adopts_its_calls_still_up_and_redials_none(
         assert sim.duplicates() == {}
     rows = attempts(session_factory, action)
     assert [r.outcome for r in rows] == ["answered"] * 8
+    # Followed to their real end, not closed blind at the restart:
+    assert all(r.hangup_cause == 16 for r in rows)
 
 
 async def test_claimed_but_unsent_attempts_are_dialled_after_a_crash_sent_ones_never(
