@@ -201,7 +201,7 @@ class Dispatcher:
                 caller_id=svc.settings.caller_id,
                 timeout_s=svc.settings.originate_timeout_s,
                 amd_mode=call.machine.facts.amd_mode,
-                **self._media(meta.audio_hash if meta else None),
+                **self._media(meta.audio_for(call.cand.purpose) if meta else None),
             )
         except BadOriginate as exc:
             log.warning("dialer: attempt %s not dialled: %s", call.attempt_id, exc)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from engine.actions.models import Action, ActionTarget, CallAttempt
+from engine.actions.models_api import ActionMessage
 from engine.dialer.dossier_batch import Entry, append_many
 from engine.dialer.outcomes import FLAG_NUMBER_OUTCOMES, REACHED, NextAttempt
 from engine.dialer.planner import Candidate
@@ -107,15 +108,32 @@ class ActionMeta:
     state: str
     priority: int
     audio_hash: str | None
+    #: Rendered audio of the update/outcome messages, by CallAttempt.purpose.
+    messages: dict[str, str | None] = field(default_factory=dict)
+
+    def audio_for(self, purpose: str) -> str | None:
+        # An update or outcome call must carry its own message, never the alert's.
+        return self.audio_hash if purpose == "alert" else self.messages.get(purpose)
 
 
 def action_meta(session: Session, action_ids: Iterable[str]) -> dict[str, ActionMeta]:
+    ids = list(action_ids)
     rows = session.execute(
         select(Action.id, Action.kind, Action.state, Action.priority, Action.audio_hash).where(
-            Action.id.in_(list(action_ids))
+            Action.id.in_(ids)
         )
     ).all()
-    return {str(i): ActionMeta(str(k), str(s), int(p), h) for i, k, s, p, h in rows}
+    messages: dict[str, dict[str, str | None]] = {}
+    for a_id, purpose, audio in session.execute(
+        select(ActionMessage.action_id, ActionMessage.purpose, ActionMessage.audio_hash).where(
+            ActionMessage.action_id.in_(ids)
+        )
+    ):
+        messages.setdefault(str(a_id), {})[str(purpose)] = audio
+    return {
+        str(i): ActionMeta(str(k), str(s), int(p), h, messages.get(str(i), {}))
+        for i, k, s, p, h in rows
+    }
 
 
 def claim_rows(session: Session, ids: Sequence[str], node: str, now: datetime) -> set[str]:

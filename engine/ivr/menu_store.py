@@ -14,6 +14,7 @@ from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
 from engine.actions.models import Action, ActionTarget, CallAttempt, SmsMessage
+from engine.actions.models_api import ActionMessage
 from engine.ivr.caller_id import mask_number
 from engine.ivr.inbound_calls import ACTOR, DossierAppend
 from engine.participants import service as participants_service
@@ -54,7 +55,7 @@ def load_menu_call(
     target = session.get(ActionTarget, attempt.target_id)
     if action is None or target is None:
         return None
-    own = _action_sound(action, sound_for_action)
+    own = _action_sound(_message_of(session, action, attempt.purpose), sound_for_action)
     message = channel_message or own
     if message is None:
         raise LookupError(f"no message to play for attempt {attempt.id}")
@@ -69,6 +70,15 @@ def load_menu_call(
         message=message,
         fallback_message=fallback,
     )
+
+
+def _message_of(session: Session, action: Action, purpose: str) -> Action:
+    """The action as seen by a call of this purpose: update and outcome calls carry their own
+    rendered message (``ActionMessage``), never the alert's."""
+    if purpose == "alert":
+        return action
+    msg = session.get(ActionMessage, (action.id, purpose))
+    return Action(id=action.id, audio_hash=msg.audio_hash if msg is not None else None)
 
 
 def _action_sound(action: Action, sound_for_action: Callable[[Action], str]) -> str | None:
