@@ -180,3 +180,25 @@ def test_rolled_back_changes_are_not_kept(geo_store: Store) -> None:
     db, mem = _both(geo_store, snap, area)
     assert victim in mem.participant_ids
     _assert_same(geo_store, db, mem)
+
+
+def test_change_committed_after_a_later_one_is_not_missed(geo_store: Store) -> None:
+    """On PostgreSQL change ids are handed out before commit: a transaction holding a lower
+    id may commit after the snapshot has seen a higher one."""
+    snap = _populated(geo_store)
+    area = Circle(*DEVENTER, 3_000)
+    db, _ = _both(geo_store, snap, area)
+    slow, fast = db.participant_ids[0], db.participant_ids[-1]
+    with geo_store.engine.connect() as held:
+        held.execute(text("UPDATE participant SET status = 'unsubscribed' WHERE id = :p"),
+                     {"p": slow})  # takes the lower change id, not committed yet
+        if geo_store.dialect == "sqlite":
+            held.commit()  # SQLite has one writer at a time: commits come in id order
+        _sql(geo_store, "UPDATE participant SET status = 'unsubscribed' WHERE id = :p", p=fast)
+        _, mem = _both(geo_store, snap, area)
+        assert fast not in mem.participant_ids
+        held.commit()
+    db, mem = _both(geo_store, snap, area)
+    assert slow not in mem.participant_ids
+    _assert_same(geo_store, db, mem)
+    assert snap.builds == 1
