@@ -128,6 +128,12 @@ class CachedGeo:
                 self._loaded_at = time.monotonic()
             return self._index
 
+    def warm(self, session: Session) -> None:
+        """Build the selection snapshot now (seconds at national scale) rather than in the
+        first action's request; call once at app start-up."""
+        with self._snapshot_lock:
+            self._snapshot.refresh(session)
+
     def select(self, session: Session, area: Any, at: datetime, *,
                exclude_e164: frozenset[str] = frozenset(), testers_only: bool = False
                ) -> SelectionLike:

@@ -202,3 +202,23 @@ def test_change_committed_after_a_later_one_is_not_missed(geo_store: Store) -> N
     assert slow not in mem.participant_ids
     _assert_same(geo_store, db, mem)
     assert snap.builds == 1
+
+
+def test_the_apis_cached_geo_selects_through_its_snapshot(geo_store: Store) -> None:
+    from engine.actions.ports import CachedGeo
+
+    populate_deventer(geo_store)
+    geo = CachedGeo()
+    area = Circle(*DEVENTER, 3_000)
+    with geo_store.factory() as s:
+        geo.warm(s)
+        db = select_participants(s, area, TUESDAY_10, index=geo.index(s))
+        first = geo.select(s, area, TUESDAY_10)
+    assert [e.e164 for e in first.entries] == db.e164s or geo_store.dialect == "postgresql"
+    assert sorted(e.e164 for e in first.entries) == sorted(db.e164s)
+    _sql(geo_store, "UPDATE phone SET invalid_since = :t WHERE e164 = :n",
+         t=datetime.now(UTC), n=db.e164s[0])
+    with geo_store.factory() as s:
+        again = geo.select(s, area, TUESDAY_10)
+    assert db.e164s[0] not in [e.e164 for e in again.entries]
+    assert len(again.entries) == len(db) - 1
