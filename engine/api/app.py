@@ -5,6 +5,7 @@ Run it with ``bnet api run`` (uvicorn) or ``uvicorn --factory engine.api.app:cre
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -77,10 +78,25 @@ def create_app(
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Build the selection snapshot in the background (seconds at national scale) so the first
+    # action does not pay for it; a selection arriving meanwhile waits on the snapshot's lock.
+    warming = asyncio.create_task(asyncio.to_thread(_warm, app.state.deps))
     yield
+    if not warming.done():
+        warming.cancel()
     hub = getattr(app.state, "progress_hub", None)
     if hub is not None:
         await hub.close()
+
+
+def _warm(deps: AppDeps) -> None:
+    if deps.geo is None:
+        return
+    try:
+        with deps.session_factory() as session:
+            deps.geo.warm(session)
+    except Exception:  # the first selection builds it instead, or falls back to the store
+        log.warning("selection snapshot could not be built at start-up", exc_info=True)
 
 
 def _optional(factory: Any) -> Any:
