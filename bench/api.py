@@ -210,10 +210,13 @@ def bench_sse(base: str, headers: dict[str, str], redis_url: str, db: str, round
             "SELECT id FROM call_attempt WHERE action_id = ? ORDER BY rank", (aid,))]
 
         def read() -> None:
-            with http.stream("GET", f"/v1/actions/{aid}/events") as stream:
-                for line in stream.iter_lines():
-                    if line.startswith("data:"):
-                        events.put((time.perf_counter(), json.loads(line[5:])))
+            try:
+                with http.stream("GET", f"/v1/actions/{aid}/events") as stream:
+                    for line in stream.iter_lines():
+                        if line.startswith("data:"):
+                            events.put((time.perf_counter(), json.loads(line[5:])))
+            except httpx.HTTPError:
+                return  # the client closed the stream when the measurement ended
 
         threading.Thread(target=read, daemon=True).start()
         events.get(timeout=10)  # the first event comes at once
