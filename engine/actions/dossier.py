@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +64,37 @@ def entry_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+#: One entry to append: (kind, data, personal).
+Entry = tuple[str, dict[str, Any], dict[str, Any] | None]
+
+
+def _head(session: Session, action_id: str) -> tuple[int, str]:
+    last = session.execute(
+        select(DossierEntry.seq, DossierEntry.hash)
+        .where(DossierEntry.action_id == action_id)
+        .order_by(DossierEntry.seq.desc())
+        .limit(1)
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+
+def _chain(action_id: str, actor: str, entries: Sequence[Entry], seq: int,
+           prev: str) -> list[dict[str, Any]]:
+    rows = []
+    for kind, data, personal in entries:
+        seq += 1
+        at = utcnow()
+        p_hash = personal_digest(personal)
+        digest = entry_hash(prev_hash=prev, action_id=action_id, seq=seq, at=at, actor=actor,
+                            kind=kind, data=data, personal_hash=p_hash)
+        rows.append({"action_id": action_id, "seq": seq, "at": at, "actor": actor,
+                     "kind": kind, "data": data, "personal": personal or None,
+                     "personal_hash": p_hash, "prev_hash": prev, "hash": digest,
+                     "pseudonymised": False})
+        prev = digest
+    return rows
+
+
 def append(
     session: Session,
     action_id: str,
@@ -74,36 +106,8 @@ def append(
 ) -> DossierEntry:
     """Append one entry; safe when several processes append to the same action at once."""
     for _ in range(_MAX_RETRIES):
-        last = session.execute(
-            select(DossierEntry.seq, DossierEntry.hash)
-            .where(DossierEntry.action_id == action_id)
-            .order_by(DossierEntry.seq.desc())
-            .limit(1)
-        ).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        at = utcnow()
-        p_hash = personal_digest(personal)
-        entry = DossierEntry(
-            action_id=action_id,
-            seq=seq,
-            at=at,
-            actor=actor,
-            kind=kind,
-            data=data,
-            personal=personal or None,
-            personal_hash=p_hash,
-            prev_hash=prev,
-            hash=entry_hash(
-                prev_hash=prev,
-                action_id=action_id,
-                seq=seq,
-                at=at,
-                actor=actor,
-                kind=kind,
-                data=data,
-                personal_hash=p_hash,
-            ),
-        )
+        seq, prev = _head(session, action_id)
+        entry = DossierEntry(**_chain(action_id, actor, [(kind, data, personal)], seq, prev)[0])
         try:
             with session.begin_nested():
                 session.add(entry)
@@ -113,6 +117,25 @@ def append(
             # Another writer took this seq first: re-read the chain head and try again.
             continue
     raise RuntimeError(f"dossier append for {action_id} kept colliding")
+
+
+def append_many(session: Session, action_id: str, entries: Sequence[Entry], *,
+                actor: str) -> None:
+    """Append many entries with one head read and one insert (the dialer writes hundreds a
+    second); a concurrent writer makes the unique (action_id, seq) refuse the batch, which is
+    then rebuilt on the new head."""
+    if not entries:
+        return
+    for _ in range(_MAX_RETRIES):
+        seq, prev = _head(session, action_id)
+        rows = _chain(action_id, actor, entries, seq, prev)
+        try:
+            with session.begin_nested():
+                session.execute(insert(DossierEntry), rows)
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"dossier batch for {action_id} kept colliding")
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from engine.actions.dossier import Entry, append_many
 from engine.actions.models import Action, ActionTarget, CallAttempt
 from engine.actions.models_api import ActionMessage
-from engine.dialer.dossier_batch import Entry, append_many
 from engine.dialer.outcomes import FLAG_NUMBER_OUTCOMES, REACHED, NextAttempt
 from engine.dialer.planner import Candidate
 from engine.participants.models import Phone

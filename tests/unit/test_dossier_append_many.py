@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actions import dossier
-from engine.dialer.dossier_batch import append_many
+from engine.actions.dossier import append_many
 from tests.dialer_support import seed_action
 
 
