@@ -113,7 +113,12 @@ def _watch(c: Centralist, args: argparse.Namespace) -> DemoResult:
 
 def _summary(stack: Stack, res: DemoResult) -> None:
     f = res.final
-    console.print(f"  estimate before launch: {res.estimate}")
+    e = res.estimate
+    console.print(f"  estimate before launch: {e.get('selected', '?')} numbers, "
+                  f"{e.get('calls', '?')} calls over {e.get('lines', '?')} lines "
+                  f"(~{e.get('seconds_to_reach_all', '?')} s), {e.get('sms', '?')} SMS of "
+                  f"{e.get('sms_segments', '?')} {e.get('sms_encoding', '')} segment(s), "
+                  f"~€{e.get('cost_eur', '?')}")
     console.print(f"  same Idempotency-Key returned the same action: "
                   f"{res.idempotent_replay_same_id}")
     console.print(f"  first progress event {res.first_event_ms:.0f} ms after the trigger, "
