@@ -125,7 +125,20 @@ class SmscSimulator:
         finally:
             self.sessions.discard(session)
             session.close()
-            self.redeliver.extend(session.lost_receipts())
+            self.hand_over(session.lost_receipts())
+
+    def hand_over(self, receipts: list[DeliverArgs]) -> None:
+        """Receipts a dropped bind never acknowledged go to a live bind, or wait for the next.
+
+        The client may have bound again before the old session noticed its end: then the new
+        bind has already taken the waiting list, so these go to it directly.
+        """
+        live = next((s for s in self.sessions if s.bound and not s.closed), None)
+        if live is None:
+            self.redeliver.extend(receipts)
+            return
+        for args in receipts:
+            live.send_deliver(args)
 
     def new_message_id(self) -> int:
         self._next_id += 1
@@ -301,7 +314,7 @@ class _Session:
 
     def send_deliver(self, args: DeliverArgs) -> None:
         if self.closed:
-            self.sim.redeliver.append(args)
+            self.sim.hand_over([args])
             return
         seq = self.next_seq()
         self.unacked[seq] = args
