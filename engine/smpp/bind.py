@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import select
 import socket
 import threading
 import time
@@ -41,9 +40,9 @@ from engine.smpp.protocol import (
     classify_status,
     is_receipt,
     receipt_from,
-    split_frames,
 )
 from engine.smpp.ratelimit import AdaptiveLimit, TokenBucket, combined
+from engine.smpp.reader import ConnectionLost, FrameReader
 from engine.smpp.settings import SmscSettings
 
 log = logging.getLogger(__name__)
@@ -51,10 +50,6 @@ _IDLE_WAIT_S = 0.02
 _MAX_THROTTLE_PAUSE_S = 10.0
 _BURST_S = 0.2
 _SMOOTH_BURST_S = 0.02
-
-
-class ConnectionLost(Exception):
-    pass
 
 
 class BindRefused(Exception):
@@ -142,7 +137,7 @@ class BindWorker(threading.Thread):
     def _reset_session(self) -> None:
         now = time.monotonic()
         self._sock: socket.socket | None = None
-        self._buf = b""
+        self._reader: FrameReader | None = None
         self._seq = codec.Sequencer()
         self._outstanding: dict[int, tuple[SubmitJob, int, float]] = {}
         self._active: deque[SubmitJob] = deque()
@@ -161,29 +156,27 @@ class BindWorker(threading.Thread):
         # window of 50 at ~1,000 submits/s.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
+        self._reader = reader = FrameReader(sock)
         bind = codec.encode_bind(
             self._seq, system_id=cfg.system_id, password=cfg.password, system_type=cfg.system_type
         )
         sock.sendall(bind)
         deadline = time.monotonic() + cfg.response_timeout_s
         while time.monotonic() < deadline:
-            for frame in self._read(deadline - time.monotonic()):
+            frames = self._read(deadline - time.monotonic())
+            for at, frame in enumerate(frames):
                 pdu = codec.decode(frame, self._seq)
                 if pdu.command in ("bind_transceiver_resp", "generic_nack"):
                     if pdu.status != 0:
                         raise BindRefused(f"bind refused, status 0x{pdu.status:02X}")
+                    # Receipts sent right behind the bind_resp are the session's: keep them.
+                    reader.hold(frames[at + 1 :])
                     return
         raise ConnectionLost("no bind_transceiver_resp")
 
     def _read(self, timeout: float) -> list[bytes]:
-        assert self._sock is not None
-        readable, _, _ = select.select([self._sock], [], [], max(0.0, timeout))
-        if not readable:
-            return []
-        data = self._sock.recv(65536)
-        if not data:
-            raise ConnectionLost("SMSC closed the connection")
-        frames, self._buf = split_frames(self._buf + data)
+        assert self._reader is not None
+        frames = self._reader.read(timeout)
         if frames:
             self._last_rx = time.monotonic()
         return frames
@@ -196,7 +189,7 @@ class BindWorker(threading.Thread):
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
-        self._sock = None
+        self._sock, self._reader = None, None
         self._abandon(reason)
 
     def _abandon(self, reason: str) -> None:
@@ -216,6 +209,11 @@ class BindWorker(threading.Thread):
     # Session ------------------------------------------------------------------------------
 
     def _serve(self) -> None:
+        reader = self._reader
+        assert reader is not None
+        for frame in reader.take_held():
+            self._on_frame(frame)
+        reader.raise_if_broken()
         # Stopping or disabling ends with an unbind that first lets the window drain.
         while not self._stop_event.is_set() and self.cfg().enabled:
             now = time.monotonic()
@@ -226,6 +224,8 @@ class BindWorker(threading.Thread):
             self._fill_window(now, cfg)
             for frame in self._read(self._wait_time(now, cfg)):
                 self._on_frame(frame)
+            # Answers ahead of garbage are recorded; nothing more goes on the broken stream.
+            reader.raise_if_broken()
         self._unbind()
 
     def _apply_rate(self, now: float, cfg: SmscSettings) -> None:

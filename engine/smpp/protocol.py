@@ -36,7 +36,15 @@ COMMAND_IDS = {
 
 
 class FramingError(Exception):
-    """The byte stream is not SMPP any more; only a new connection can resynchronise it."""
+    """The byte stream is not SMPP any more; only a new connection can resynchronise it.
+
+    ``frames`` are the whole PDUs that came before the garbage: the SMSC sent them as SMPP,
+    so an answer among them is a known result and must not be thrown away with the rest.
+    """
+
+    def __init__(self, message: str, frames: list[bytes] | None = None):
+        super().__init__(message)
+        self.frames: list[bytes] = frames or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +57,12 @@ class Header:
 
 def split_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
     """Whole PDUs at the start of ``buffer`` and the incomplete rest."""
-    frames = []
+    frames: list[bytes] = []
     pos = 0
     while len(buffer) - pos >= 4:
         (length,) = struct.unpack_from(">L", buffer, pos)
         if length < 16 or length > MAX_PDU_LENGTH:
-            raise FramingError(f"impossible command_length {length}")
+            raise FramingError(f"impossible command_length {length}", frames)
         if len(buffer) - pos < length:
             break
         frames.append(buffer[pos : pos + length])
