@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from engine.config import ConfigError, Settings, load_settings
 from engine.errors import CliError
 
@@ -52,9 +54,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CliError) as exc:
         print(f"bnet: error: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        print(f"bnet: error: {_store_problem(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("bnet: interrupted", file=sys.stderr)
         return 130
+
+
+def _store_problem(exc: DBAPIError) -> str:
+    """One line that says what to do, instead of a driver traceback."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return (f"the store has no schema or an old one ({text.splitlines()[0]}): "
+                "run 'bnet db upgrade' first")
+    if isinstance(exc, OperationalError):
+        return (f"the store cannot be used ({text.splitlines()[0]}): check store.url "
+                "(BNET_STORE__URL) and that the database server is running")
+    return f"the store refused the operation: {text.splitlines()[0]}"
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,10 +59,17 @@ def register(sub: Any) -> None:
 
 @contextmanager
 def _progress(total: int | None, label: str) -> Iterator[Any]:
+    with _bar(total, label) as (advance, _):
+        yield advance
+
+
+@contextmanager
+def _bar(total: int | None, label: str) -> Iterator[tuple[Any, Any]]:
+    """A progress bar: (advance(n), set_total(n))."""
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,8 +80,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with factory() as s:
                 index = Pc4Index.load(s)
-            with _progress(None, "importing") as advance:
-                report = import_csv(factory, args.file, index, progress=advance)
+            with _bar(None, "importing") as (advance, set_total):
+                report = import_csv(factory, args.file, index, progress=advance,
+                                    on_total=set_total)
         except EngineError as exc:
             raise CliError(exc.message) from exc
         analyze(engine)
@@ -83,6 +92,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"accepted {report.accepted}, updated {report.updated}, unchanged {report.unchanged}, "
           f"rejected {report.rejected} ({size / 1e6:.1f} MB read)"
           + (f"; errors in {out}" if report.errors else ""))
+    if report.stopped:
+        print(f"bnet: error: stopped early at {report.stopped}", file=sys.stderr)
+        return 1
     return 1 if report.rejected and not (report.accepted or report.unchanged or report.updated) \
         else 0
 

@@ -22,7 +22,12 @@ from engine.errors import EngineError
 from engine.geo.service import Pc4Index
 from engine.participants import bulk, service
 from engine.participants.bulk import Checked, Rejection
-from engine.participants.csv_read import ImportFileError, check_utf8, row_to_input
+from engine.participants.csv_read import (
+    ImportFileError,
+    MalformedCsv,
+    check_utf8,
+    row_to_input,
+)
 from engine.participants.import_check import checked_batches, default_workers, rejection
 from engine.participants.models import Participant
 from engine.participants.schemas import ParticipantIn
@@ -38,6 +43,8 @@ class ImportReport:
     updated: int = 0
     rejected: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Why reading stopped before the end of the file (a malformed line), if it did.
+    stopped: str | None = None
 
     def merge(self, other: ImportReport) -> None:
         self.accepted += other.accepted
@@ -54,17 +61,25 @@ def import_csv(
     *,
     batch: int = 2_000,
     progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> ImportReport:
     """Import ``path``; ``workers`` processes check rows beside this one (None: one for a big
-    file on a machine with a second core, else none)."""
-    check_utf8(path)
+    file on a machine with a second core, else none). ``on_total`` hears the number of data
+    lines before the first row is stored, ``progress`` the rows done after each batch."""
+    lines = check_utf8(path)
+    if on_total:
+        on_total(max(lines - 1, 1))
     report = ImportReport()
     n = default_workers(path) if workers is None else workers
-    for checked in checked_batches(path, index, batch, n):
-        _commit_batch(factory, checked, index, report)
-        if progress:
-            progress(len(checked))
+    try:
+        for checked in checked_batches(path, index, batch, n):
+            _commit_batch(factory, checked, index, report)
+            if progress:
+                progress(len(checked))
+    except MalformedCsv as exc:
+        report.stopped = exc.message
+        _reject(report, exc.line, "", Rejection(exc.code, exc.message))
     return report
 
 

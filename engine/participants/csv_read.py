@@ -40,9 +40,22 @@ class ImportFileError(InvalidInput):
     code = "bad_import_file"
 
 
-def check_utf8(path: Path) -> None:
+class MalformedCsv(ImportFileError):
+    """The CSV structure breaks at ``line`` (an unclosed quote, a NUL byte): nothing after it
+    can be read reliably, while the rows before it are fine."""
+
+    code = "malformed_csv"
+
+    def __init__(self, message: str, *, line: int):
+        super().__init__(message)
+        self.line = line
+
+
+def check_utf8(path: Path) -> int:
+    """Refuse a file that is empty or not UTF-8 before any row is stored; returns its number
+    of lines (the progress bar's total)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset = lines = 0
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             try:
@@ -52,8 +65,10 @@ def check_utf8(path: Path) -> None:
                     f"{path.name} is not UTF-8 (byte {offset + exc.start}); "
                     "save it as 'CSV UTF-8' and import again") from exc
             offset += len(chunk)
+            lines += chunk.count(b"\n")
     if offset == 0:
         raise ImportFileError(f"{path.name} is empty")
+    return lines
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -84,11 +99,20 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         if not header:
             raise ImportFileError(f"{path.name} has no header row")
         cols = _columns(header)
-        for rec in reader:
-            if not any(c.strip() for c in rec):
-                continue
-            yield reader.line_num, {k: (rec[i].strip() if i < len(rec) else "")
-                                    for k, i in cols.items()}
+        while True:
+            start = reader.line_num + 1
+            try:
+                rec = next(reader, None)
+            except csv.Error as exc:
+                raise MalformedCsv(
+                    f"line {start}: {exc} (an unclosed quote or a binary file?); the file was "
+                    "read up to this line: correct it and import it again (rows already "
+                    "imported stay as they are)", line=start) from exc
+            if rec is None:
+                return
+            if any(c.strip() for c in rec):
+                yield reader.line_num, {k: (rec[i].strip() if i < len(rec) else "")
+                                        for k, i in cols.items()}
 
 
 def row_to_input(row: dict[str, str]) -> ParticipantIn:

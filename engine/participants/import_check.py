@@ -13,7 +13,6 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from engine.geo.models import Pc4Area
 from engine.geo.service import Pc4Index
 from engine.participants import service
 from engine.participants.bulk import Checked, Ready, Rejection, Verdict
-from engine.participants.csv_read import read_rows, row_to_input
+from engine.participants.csv_read import MalformedCsv, read_rows, row_to_input
 
 Rows = list[tuple[int, dict[str, str]]]
 #: Below this file size the worker's start-up (~1 s of imports) costs more than it saves.
@@ -77,11 +76,16 @@ def checked_batches(path: Path, index: Pc4Index, batch: int, workers: int) -> It
                                initializer=_init_worker, initargs=(_plain(index),))
     inflight: deque[Future[list[Checked]]] = deque()
     try:
-        for rows in batches:
-            inflight.append(pool.submit(_check_in_worker, rows))
-            # Two batches ahead per worker keeps it busy while this process writes.
-            if len(inflight) > 2 * workers:
+        try:
+            for rows in batches:
+                inflight.append(pool.submit(_check_in_worker, rows))
+                # Two batches ahead per worker keeps it busy while this process writes.
+                if len(inflight) > 2 * workers:
+                    yield inflight.popleft().result()
+        except MalformedCsv:  # the rows read before a malformed line are imported all the same
+            while inflight:
                 yield inflight.popleft().result()
+            raise
         while inflight:
             yield inflight.popleft().result()
     finally:
@@ -89,8 +93,18 @@ def checked_batches(path: Path, index: Pc4Index, batch: int, workers: int) -> It
 
 
 def _chunks(rows: Iterable[tuple[int, dict[str, str]]], size: int) -> Iterator[Rows]:
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
+    chunk: Rows = []
+    try:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except MalformedCsv:
+        if chunk:  # read before the error: good rows
+            yield chunk
+        raise
+    if chunk:
         yield chunk
 
 

@@ -85,6 +85,25 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(
         assert s.scalar(select(func.count()).select_from(Address)) == 3
 
 
+def test_rows_checked_in_a_worker_process_import_the_same(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    # Batches of 2 keep several batches in flight in the worker; file order must survive.
+    extra = [[f"W{i}", f"Werker {i}", f"06{30000000 + i}", "7411", "1", "beide", ""]
+             for i in range(7)]
+    rows = GOOD + [r for r, _ in BAD] + extra + [["", "Zonder ref", "0640000000", "7411", "1",
+                                                  "beide", ""]]
+    path = _write(tmp_path / "deelnemers.csv", rows)
+    index = _index(geo_session_factory)
+    report = import_csv(geo_session_factory, path, index, batch=2, workers=1)
+    assert (report.accepted, report.rejected) == (3 + 7 + 1, len(BAD))
+    got = {line: msg.split(":", 1)[0] for line, _, msg in report.errors}
+    assert got == {5 + i: code for i, (_, code) in enumerate(BAD)}
+    assert _participants(geo_session_factory) == 11
+    again = import_csv(geo_session_factory, path, index, batch=2, workers=1)
+    # The row without a reference cannot be recognised: its number is taken now.
+    assert (again.unchanged, again.accepted, again.rejected) == (10, 0, len(BAD) + 1)
+
+
 def test_reimport_changes_nothing_and_an_edited_row_updates(
         geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     index = _index(geo_session_factory)
@@ -185,3 +204,72 @@ def test_bulk_conflict_falls_back_to_row_by_row(
     report = import_csv(geo_session_factory, path, _index(geo_session_factory))
     assert (report.accepted, report.rejected) == (3, len(BAD))
     assert _participants(geo_session_factory) == 3
+
+
+def test_number_taken_by_a_concurrent_writer_rolls_the_batch_back_whole(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.participants import bulk, service
+    from engine.participants.schemas import AddressIn, ParticipantIn
+
+    real_insert, index = bulk.insert, _index(geo_session_factory)
+
+    def racing(session: Session, ready: list[bulk.Ready]) -> dict[str, int]:
+        # Another writer (the API, say) registers Bram's number after the batch checked it.
+        with geo_session_factory() as other, other.begin():
+            service.register(other, ParticipantIn(
+                external_ref="API1", phones=["0570 612345"],
+                addresses=[AddressIn(postcode="7411")]), index)
+        return real_insert(session, ready)
+
+    monkeypatch.setattr(bulk, "insert", racing)
+    path = _write(tmp_path / "deelnemers.csv", GOOD)
+    report = import_csv(geo_session_factory, path, index, workers=0)
+    assert (report.accepted, report.rejected) == (2, 1)
+    assert report.errors[0][:2] == (3, "R2") and "duplicate_phone" in report.errors[0][2]
+    with geo_session_factory() as s:
+        refs = set(s.scalars(select(Participant.external_ref)))
+        assert refs == {"R1", "R3", "API1"}
+        # Nothing half-written: every participant has its number and its address.
+        assert s.scalar(select(func.count()).select_from(Phone)) == 3
+        assert s.scalar(select(func.count()).select_from(Address)) == 3
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_unclosed_quote_stops_the_import_there_and_keeps_the_rows_before(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path, workers: int) -> None:
+    path = _write(tmp_path / "deelnemers.csv", GOOD)
+    filler = "".join(f"F{i};Naam;06{40000000 + i};7411;1;beide;\n" for i in range(15_000))
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('R4;"Jan;0611111111;7411;1;beide;\n' + filler)
+    report = import_csv(geo_session_factory, path, _index(geo_session_factory), batch=2,
+                        workers=workers)
+    assert (report.accepted, report.rejected) == (3, 1)
+    assert report.stopped is not None and report.stopped.startswith("line 5:")
+    assert report.errors[0][0] == 5 and report.errors[0][2].startswith("malformed_csv:")
+    assert _participants(geo_session_factory) == 3
+
+
+def test_cli_says_where_a_malformed_file_stopped(
+        sqlite_url: str, geo_session_factory: sessionmaker[Session], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BNET_STORE__URL", sqlite_url)
+    path = _write(tmp_path / "deelnemers.csv", GOOD)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('R4;"Jan;0611111111;7411;1;beide;\n' + "x" * 200_000 + "\n")
+    assert main(["participants", "import", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "accepted 3" in captured.out
+    assert "bnet: error: stopped early at line 5: field larger than field limit" in captured.err
+    assert _participants(geo_session_factory) == 3
+
+
+def test_cli_without_a_migrated_store_says_to_upgrade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BNET_STORE__URL", f"sqlite:///{tmp_path / 'nieuw.db'}")
+    path = _write(tmp_path / "deelnemers.csv", GOOD)
+    assert main(["participants", "import", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("bnet: error: the store has no schema or an old one")
+    assert err[-1].endswith("run 'bnet db upgrade' first")
