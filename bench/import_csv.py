@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20,000 rows instead of 200,000")
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--batch", type=int, default=None, help="rows per transaction")
     ap.add_argument("--no-reimport", action="store_true",
                     help="skip the second (idempotent) run, e.g. for a 100 MB file")
     ap.add_argument("--workers", type=int, default=None,
@@ -92,7 +93,8 @@ def main() -> None:
         t0, c0, w0 = time.perf_counter(), time.process_time(), _children_cpu()
         if prof:
             prof.enable()
-        report = import_csv(factory, csv_path, index, workers=args.workers)
+        batch = {"batch": args.batch} if args.batch else {}
+        report = import_csv(factory, csv_path, index, workers=args.workers, **batch)
         if prof:
             prof.disable()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -100,7 +102,7 @@ def main() -> None:
         t1 = time.perf_counter()
         # Idempotent: the second run finds everything unchanged.
         again = None if args.no_reimport else import_csv(factory, csv_path, index,
-                                                         workers=args.workers)
+                                                         workers=args.workers, **batch)
         reimport_s = time.perf_counter() - t1
         engine.dispose()
     if prof:

@@ -70,11 +70,15 @@ class Pc4Index:
         return cls(list(session.scalars(select(Pc4Area))))
 
     def centroid(self, postcode: str) -> Pc4Area:
-        pc4, _ = normalize_postcode(postcode)
+        return self.locate(postcode)[0]
+
+    def locate(self, postcode: str) -> tuple[Pc4Area, str]:
+        """The PC4 area of ``postcode`` and the postcode written the standard way."""
+        pc4, full = normalize_postcode(postcode)
         row = self.by_pc4.get(pc4)
         if row is None:
             raise UnknownPostcode(f"postcode {pc4} is not in the PC4 table")
-        return row
+        return row, full
 
     def nearest(self, lat: float, lon: float) -> Pc4Area:
         if not in_netherlands(lat, lon):

@@ -8,6 +8,7 @@ strings in, :class:`bulk.Ready` or :class:`bulk.Rejection` tuples out, in file o
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -58,6 +59,10 @@ def check_rows(rows: Rows, index: Pc4Index) -> list[Checked]:
     return [(lineno, row, check_row(row, index)) for lineno, row in rows]
 
 
+def _verdicts(rows: Rows, index: Pc4Index) -> list[Verdict]:
+    return [check_row(row, index) for _, row in rows]
+
+
 def default_workers(path: Path) -> int:
     """One worker beside the writing process when the file is big and a second core exists."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -74,22 +79,27 @@ def checked_batches(path: Path, index: Pc4Index, batch: int, workers: int) -> It
     # spawn, not fork: the caller may run threads (a progress bar) whose locks a fork copies.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(_plain(index),))
-    inflight: deque[Future[list[Checked]]] = deque()
+    # The rows stay here; only the verdicts come back (half the bytes to unpickle).
+    inflight: deque[tuple[Rows, Future[list[Verdict]]]] = deque()
     try:
         try:
             for rows in batches:
-                inflight.append(pool.submit(_check_in_worker, rows))
+                inflight.append((rows, pool.submit(_check_in_worker, rows)))
                 # Two batches ahead per worker keeps it busy while this process writes.
                 if len(inflight) > 2 * workers:
-                    yield inflight.popleft().result()
+                    yield _joined(*inflight.popleft())
         except MalformedCsv:  # the rows read before a malformed line are imported all the same
             while inflight:
-                yield inflight.popleft().result()
+                yield _joined(*inflight.popleft())
             raise
         while inflight:
-            yield inflight.popleft().result()
+            yield _joined(*inflight.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _joined(rows: Rows, verdicts: Future[list[Verdict]]) -> list[Checked]:
+    return [(lineno, row, v) for (lineno, row), v in zip(rows, verdicts.result(), strict=True)]
 
 
 def _chunks(rows: Iterable[tuple[int, dict[str, str]]], size: int) -> Iterator[Rows]:
@@ -120,7 +130,10 @@ _worker_index: list[Pc4Index] = []
 def _init_worker(rows: list[tuple[Any, ...]]) -> None:
     _worker_index.append(Pc4Index([Pc4Area(**dict(zip(_PC4_COLS, r, strict=True)))
                                    for r in rows]))
+    # What exists now (modules, the index) lives as long as the worker: keep it out of the
+    # collector's full scans, which otherwise grow with every import module loaded.
+    gc.freeze()
 
 
-def _check_in_worker(rows: Rows) -> list[Checked]:
-    return check_rows(rows, _worker_index[0])
+def _check_in_worker(rows: Rows) -> list[Verdict]:
+    return _verdicts(rows, _worker_index[0])

@@ -95,7 +95,28 @@ def _matches(nsn: str, matcher: tuple[tuple[int, ...], re.Pattern[str]] | None) 
     return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
 
 
+def _by_length() -> dict[int, tuple[re.Pattern[str], dict[str, str]]]:
+    """Per number length, one alternation of the type patterns that allow that length, in
+    the library's order: a single ``fullmatch`` classifies (alternatives are tried in order)."""
+    lengths = {n for m, _ in _NL_TYPES if m for n in m[0]}
+    out = {}
+    for n in lengths:
+        alts = [(f"t{i}", m[1].pattern, kind) for i, (m, kind) in enumerate(_NL_TYPES)
+                if m and (not m[0] or n in m[0])]
+        out[n] = (re.compile("|".join(f"(?P<{g}>{pat})" for g, pat, _ in alts)),
+                  {g: kind for g, _, kind in alts})
+    return out
+
+
+_NL_BY_LENGTH = _by_length()
+
+
 def _classify_nl(nsn: str) -> str:
     if not _matches(nsn, _NL_GENERAL):
         return _INVALID
-    return next((kind for m, kind in _NL_TYPES if _matches(nsn, m)), _INVALID)
+    entry = _NL_BY_LENGTH.get(len(nsn))
+    if entry is None:  # a length no type lists: only types without a length list can match
+        return next((kind for m, kind in _NL_TYPES if _matches(nsn, m)), _INVALID)
+    pattern, kinds = entry
+    m = pattern.fullmatch(nsn)
+    return kinds[m.lastgroup] if m is not None and m.lastgroup is not None else _INVALID

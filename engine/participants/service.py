@@ -76,13 +76,13 @@ def address_values(a: AddressIn, index: Pc4Index) -> dict[str, Any]:
     house = clean_field(a.house_number, "house number", max_len=10)
     if a.lat is not None and a.lon is not None:
         area = index.nearest(a.lat, a.lon)
-        lat, lon, exact, postcode = a.lat, a.lon, True, a.postcode or area.pc4
+        lat, lon, exact = a.lat, a.lon, True
+        _, full = normalize_postcode(a.postcode or area.pc4)
     elif a.postcode:
-        area = index.centroid(a.postcode)
-        lat, lon, exact, postcode = area.lat, area.lon, False, a.postcode
+        area, full = index.locate(a.postcode)
+        lat, lon, exact = area.lat, area.lon, False
     else:
         raise InvalidInput("an address needs a postcode or lat/lon", code="address_missing")
-    _, full = normalize_postcode(postcode)
     return {"label": label, "postcode": full, "pc4": area.pc4, "house_number": house,
             "lat": lat, "lon": lon, "exact": exact, "days_mask": window.days_mask,
             "start_minute": window.start_minute, "end_minute": window.end_minute}
