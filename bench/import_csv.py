@@ -43,7 +43,9 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> int:
         w = csv.writer(fh, delimiter=";")
         w.writerow(HEADER)
         for i in range(rows):
-            phone = f"0970 0{i:07d}" if i % 5 else f"010 0{i % 1_000_000:06d}"
+            # Landlines run through area codes per million rows: no repeats in a 100 MB file.
+            area = ("010", "020", "030", "040", "050", "070")[i // 1_000_000 % 6]
+            phone = f"0970 0{i:07d}" if i % 5 else f"{area} 0{i % 1_000_000:06d}"
             postcode = f"{rng.choice(pc4s)} {chr(65 + i % 26)}{chr(65 + i // 26 % 26)}"
             if i % 500 == 499:
                 bad += 1
