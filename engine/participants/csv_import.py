@@ -9,6 +9,7 @@ rows are keyed on their external reference. Headers may be Dutch or English, the
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,8 @@ def _write_batch(factory: sessionmaker[Session], items: list[Checked], index: Pc
             ref: pid for ref, pid in bulk.lookup(
                 session.connection(),
                 "SELECT external_ref, id FROM participant WHERE external_ref IN", refs)}
-        rest = (_insert_new(session, items, known, report) if in_bulk
-                else [(lineno, row) for lineno, row, _ in items])
+        rest = _skip_unchanged(session, _insert_new(session, items, known, report), known,
+                               report) if in_bulk else items
         inputs = _inputs(rest, report)
         # Held until the batch ends: the session's identity map only keeps weak references.
         loaded = _preload(session, [known[d.external_ref] for _, d in inputs
@@ -133,10 +134,27 @@ def _write_batch(factory: sessionmaker[Session], items: list[Checked], index: Pc
     return report
 
 
-def _inputs(rows: list[tuple[int, dict[str, str]]],
-            report: ImportReport) -> list[tuple[int, ParticipantIn]]:
+def _skip_unchanged(session: Session, rows: list[Checked], known: dict[str | None, int],
+                    report: ImportReport) -> list[Checked]:
+    """Count the known participants the file leaves as they are; return the other rows.
+
+    Only references seen once in the batch qualify: with two rows for one participant the
+    second must be compared with what the first wrote, which the per-row path does."""
+    seen = Counter(row.get("external_ref") for _, row, _ in rows)
+    candidates = [(known[ref], v) for _, row, v in rows
+                  if isinstance(v, bulk.Ready) and (ref := row.get("external_ref")) in known
+                  and seen[ref] == 1]
+    if not candidates:
+        return rows
+    same = bulk.unchanged(session.connection(), candidates)
+    report.unchanged += len(same)
+    return [(lineno, row, v) for lineno, row, v in rows
+            if known.get(row.get("external_ref")) not in same]
+
+
+def _inputs(rows: list[Checked], report: ImportReport) -> list[tuple[int, ParticipantIn]]:
     out = []
-    for lineno, row in rows:
+    for lineno, row, _ in rows:
         try:
             out.append((lineno, row_to_input(row)))
         except (ValidationError, ValueError, EngineError) as exc:
@@ -156,7 +174,7 @@ def _preload(session: Session, ids: list[int]) -> list[Participant]:
 
 
 def _insert_new(session: Session, items: list[Checked], known: dict[str | None, int],
-                report: ImportReport) -> list[tuple[int, dict[str, str]]]:
+                report: ImportReport) -> list[Checked]:
     """Insert the batch's new participants in bulk; return the rows left for the per-row path
     (updates, rows without a reference), in file order.
 

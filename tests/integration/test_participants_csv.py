@@ -273,3 +273,36 @@ def test_cli_without_a_migrated_store_says_to_upgrade(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("bnet: error: the store has no schema or an old one")
     assert err[-1].endswith("run 'bnet db upgrade' first")
+
+
+def test_reimport_applies_two_rows_of_one_participant_in_file_order(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    index = _index(geo_session_factory)
+    import_csv(geo_session_factory, _write(tmp_path / "v1.csv", GOOD), index)
+    moved = [*GOOD[0][:3], "7413 EF", *GOOD[0][4:]]
+    # Moved, then back again: the second row compares with what the first wrote.
+    report = import_csv(geo_session_factory, _write(tmp_path / "v2.csv", [moved, *GOOD]), index)
+    assert (report.accepted, report.updated, report.unchanged) == (0, 2, 2)
+    with geo_session_factory() as s:
+        anna = s.scalars(select(Participant).where(Participant.external_ref == "R1")).one()
+        assert [a.postcode for a in anna.addresses] == ["7411 AB"]
+
+
+def test_reimport_sees_a_changed_number_and_leaves_unsubscribed_people_unsubscribed(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    from engine.participants import service
+
+    index = _index(geo_session_factory)
+    import_csv(geo_session_factory, _write(tmp_path / "v1.csv", GOOD), index)
+    with geo_session_factory() as s, s.begin():
+        bram = s.scalars(select(Participant).where(Participant.external_ref == "R2")).one()
+        service.unsubscribe(s, bram.id)
+    new_number = [*GOOD[2][:2], "+31 6 87650000", *GOOD[2][3:]]
+    report = import_csv(geo_session_factory,
+                        _write(tmp_path / "v2.csv", [*GOOD[:2], new_number]), index)
+    assert (report.updated, report.unchanged) == (1, 2)
+    with geo_session_factory() as s:
+        celine = s.scalars(select(Participant).where(Participant.external_ref == "R3")).one()
+        assert [p.e164 for p in celine.phones] == ["+31687650000"]
+        bram = s.scalars(select(Participant).where(Participant.external_ref == "R2")).one()
+        assert bram.status == "unsubscribed"
