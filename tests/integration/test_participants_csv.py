@@ -13,6 +13,7 @@ from engine.cli import main
 from engine.geo.service import Pc4Index
 from engine.participants.csv_import import ImportFileError, import_csv
 from engine.participants.models import Address, Participant, Phone
+from tests.participants_support import Store
 
 pytestmark = pytest.mark.integration
 
@@ -306,3 +307,36 @@ def test_reimport_sees_a_changed_number_and_leaves_unsubscribed_people_unsubscri
         assert [p.e164 for p in celine.phones] == ["+31687650000"]
         bram = s.scalars(select(Participant).where(Participant.external_ref == "R2")).one()
         assert bram.status == "unsubscribed"
+
+
+def test_import_reimport_and_a_racing_writer_on_each_backend(
+        geo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.participants import bulk, service
+    from engine.participants.schemas import AddressIn, ParticipantIn
+
+    index, factory = geo_store.index(), geo_store.factory
+    first = import_csv(factory, _write(tmp_path / "v1.csv", GOOD[:2] + [r for r, _ in BAD]),
+                       index, batch=3)
+    assert (first.accepted, first.rejected) == (2, len(BAD))
+    again = import_csv(factory, _write(tmp_path / "v1.csv", GOOD[:2]), index)
+    assert (again.accepted, again.unchanged, again.updated) == (0, 2, 0)
+
+    real_insert = bulk.insert
+
+    def racing(session: Session, ready: list[bulk.Ready]) -> dict[str, int]:
+        with factory() as other, other.begin():  # takes Céline's number first
+            service.register(other, ParticipantIn(
+                external_ref="API1", phones=["+31 6 87654321"],
+                addresses=[AddressIn(postcode="7411")]), index)
+        return real_insert(session, ready)
+
+    monkeypatch.setattr(bulk, "insert", racing)
+    extra = [["R11", "Nieuw", "0655555555", "7411", "1", "beide", ""]]
+    report = import_csv(factory, _write(tmp_path / "v2.csv", GOOD + extra), index)
+    assert (report.accepted, report.unchanged, report.rejected) == (1, 2, 1)
+    assert "duplicate_phone" in report.errors[0][2]
+    with factory() as s:
+        assert set(s.scalars(select(Participant.external_ref))) == {
+            "R1", "R2", "R11", "API1"}
+        assert s.scalar(select(func.count()).select_from(Phone)) == 4
+        assert s.scalar(select(func.count()).select_from(Address)) == 4
