@@ -14,6 +14,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,14 @@ def checked_batches(path: Path, index: Pc4Index, batch: int, workers: int) -> It
 
 
 def _joined(rows: Rows, verdicts: Future[list[Verdict]]) -> list[Checked]:
-    return [(lineno, row, v) for (lineno, row), v in zip(rows, verdicts.result(), strict=True)]
+    try:
+        done = verdicts.result()
+    except BrokenProcessPool as exc:
+        raise EngineError(
+            f"the row-checking process ended unexpectedly (out of memory?) at line {rows[0][0]}; "
+            "the rows before it are imported: import the file again to finish (imported rows "
+            "stay as they are)", code="import_worker_lost") from exc
+    return [(lineno, row, v) for (lineno, row), v in zip(rows, done, strict=True)]
 
 
 def _chunks(rows: Iterable[tuple[int, dict[str, str]]], size: int) -> Iterator[Rows]:

@@ -340,3 +340,28 @@ def test_import_reimport_and_a_racing_writer_on_each_backend(
             "R1", "R2", "R11", "API1"}
         assert s.scalar(select(func.count()).select_from(Phone)) == 4
         assert s.scalar(select(func.count()).select_from(Address)) == 4
+
+
+def test_a_killed_checking_process_is_one_clear_error_and_keeps_what_was_stored(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    from engine.errors import EngineError
+
+    rows = [[f"K{i}", "Naam", f"06{50000000 + i}", "7411", "1", "beide", ""]
+            for i in range(400)]
+    path = _write(tmp_path / "deelnemers.csv", rows)
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    def kill_worker_after_first_batch(_done: int) -> None:
+        for child in multiprocessing.active_children():
+            if child.pid not in before:  # the import's own worker, nothing else
+                os.kill(child.pid or 0, signal.SIGKILL)  # the OOM killer, say
+
+    with pytest.raises(EngineError, match=r"ended unexpectedly .* at line \d+") as caught:
+        import_csv(geo_session_factory, path, _index(geo_session_factory), batch=5, workers=1,
+                   progress=kill_worker_after_first_batch)
+    assert caught.value.code == "import_worker_lost"
+    assert 5 <= _participants(geo_session_factory) < 400
