@@ -32,6 +32,7 @@ from engine.participants.csv_read import (
 from engine.participants.import_check import checked_batches, default_workers, rejection
 from engine.participants.models import Participant
 from engine.participants.schemas import ParticipantIn
+from engine.store.db import bulk_writer
 
 __all__ = ["ImportFileError", "ImportReport", "import_csv", "write_report"]
 
@@ -74,10 +75,11 @@ def import_csv(
     report = ImportReport()
     n = default_workers(path) if workers is None else workers
     try:
-        for checked in checked_batches(path, index, batch, n):
-            _commit_batch(factory, checked, index, report)
-            if progress:
-                progress(len(checked))
+        with bulk_writer(factory) as writer:
+            for checked in checked_batches(path, index, batch, n):
+                _commit_batch(writer, checked, index, report)
+                if progress:
+                    progress(len(checked))
     except MalformedCsv as exc:
         report.stopped = exc.message
         _reject(report, exc.line, "", Rejection(exc.code, exc.message))

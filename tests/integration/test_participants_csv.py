@@ -365,3 +365,15 @@ def test_a_killed_checking_process_is_one_clear_error_and_keeps_what_was_stored(
                    progress=kill_worker_after_first_batch)
     assert caught.value.code == "import_worker_lost"
     assert 5 <= _participants(geo_session_factory) < 400
+
+
+def test_import_tuning_does_not_leak_into_other_connections(
+        geo_session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    engine = geo_session_factory.kw["bind"]
+    import_csv(geo_session_factory, _write(tmp_path / "v1.csv", GOOD),
+               _index(geo_session_factory))
+    # The import's big page cache and rare checkpoints stay with its own, discarded
+    # connection: the API and the dialer keep SQLite's defaults.
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
