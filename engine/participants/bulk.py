@@ -2,9 +2,10 @@
 
 :func:`service.register` costs a dozen ORM round trips per participant; an import of a
 national file needs tens of thousands per second. Rows are checked exactly as ``register``
-checks them (:func:`service.prepare`), duplicates are found with one query per batch, and only
-rows that need the store's judgement one at a time (updates, rows without a reference, a
-reference seen twice) are left to the per-row path.
+checks them (:func:`service.prepare`, in :mod:`import_check`), duplicates are found with one
+query per batch, participants a re-import leaves as they are are recognised with three
+(:func:`unchanged`), and only rows that need the store's judgement one at a time (updates, rows
+without a reference, a reference seen twice) are left to the per-row path.
 """
 
 from __future__ import annotations
