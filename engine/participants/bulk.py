@@ -113,30 +113,24 @@ def unchanged(conn: Connection, rows: list[tuple[int, Ready]]) -> set[int]:
     for pid, e164 in lookup(conn, "SELECT participant_id, e164 FROM phone WHERE participant_id IN",
                             ids):
         phones[pid].add(e164)
-    addresses: dict[int, Counter[tuple[Any, ...]]] = defaultdict(Counter)
-    for pid, *values in lookup(conn, f"SELECT participant_id, {', '.join(_KEY_COLS)} "  # noqa: S608
+    addresses: dict[int, Counter[tuple[object, ...]]] = defaultdict(Counter)
+    cols = ", ".join(service.ADDRESS_KEY_FIELDS)
+    for pid, *values in lookup(conn, f"SELECT participant_id, {cols} "  # noqa: S608
                                "FROM address WHERE participant_id IN", ids):
-        addresses[pid][_address_key(values)] += 1
+        addresses[pid][service.address_key(values)] += 1
     same = set()
     for pid, r in rows:
         name, email, channel, status = people.get(pid, (None, None, None, "erased"))
         if (status != "erased" and (name, email, channel) == (r.name, r.email, r.channel_pref)
                 and phones[pid] == {e164 for e164, _ in r.phones}
-                and addresses[pid] == Counter(_address_key([a[i] for i in _KEY_AT])
+                and addresses[pid] == Counter(service.address_key([a[i] for i in _KEY_AT])
                                               for a in r.addresses)):
             same.add(pid)
     return same
 
 
-#: The address columns ``same_as`` compares, and where they sit in :attr:`Ready.addresses`.
-_KEY_COLS = ("label", "postcode", "house_number", "lat", "lon", "days_mask", "start_minute",
-             "end_minute")
-_KEY_AT = tuple(_A_COLS[1:].index(c) for c in _KEY_COLS)
-
-
-def _address_key(values: list[Any]) -> tuple[Any, ...]:
-    return tuple(round(v, 6) if c in ("lat", "lon") else v
-                 for c, v in zip(_KEY_COLS, values, strict=True))
+#: Where the columns ``same_as`` compares sit in :attr:`Ready.addresses`.
+_KEY_AT = tuple(_A_COLS[1:].index(c) for c in service.ADDRESS_KEY_FIELDS)
 
 
 def lookup(conn: Connection, sql: str, values: Iterable[Any]) -> list[Row[Any]]:

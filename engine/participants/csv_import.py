@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -29,7 +28,12 @@ from engine.participants.csv_read import (
     check_utf8,
     row_to_input,
 )
-from engine.participants.import_check import checked_batches, default_workers, rejection
+from engine.participants.import_check import (
+    ROW_ERRORS,
+    checked_batches,
+    default_workers,
+    rejection,
+)
 from engine.participants.models import Participant
 from engine.participants.schemas import ParticipantIn
 from engine.store.db import bulk_writer
@@ -159,7 +163,7 @@ def _inputs(rows: list[Checked], report: ImportReport) -> list[tuple[int, Partic
     for lineno, row, _ in rows:
         try:
             out.append((lineno, row_to_input(row)))
-        except (ValidationError, ValueError, EngineError) as exc:
+        except ROW_ERRORS as exc:
             _reject(report, lineno, row.get("external_ref", ""), rejection(exc))
     return out
 

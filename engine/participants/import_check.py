@@ -34,6 +34,10 @@ _PC4_COLS = ("pc4", "lat", "lon", "place", "municipality_code", "municipality", 
              "residents", "source")
 
 
+#: What a bad row raises while it is parsed and checked (its rejection, not a failure).
+ROW_ERRORS = (ValidationError, ValueError, EngineError)
+
+
 def rejection(exc: Exception) -> Rejection:
     """The (code, message) a user reads in the import report for one failed row."""
     if isinstance(exc, EngineError):
@@ -49,19 +53,19 @@ def check_row(row: dict[str, str], index: Pc4Index) -> Verdict:
         return None  # the store decides whether it is new: the per-row path
     try:
         prepared = service.prepare(row_to_input(row), index)
-    except (ValidationError, ValueError, EngineError) as exc:
+    except ROW_ERRORS as exc:
         return rejection(exc)
     if prepared.external_ref != row["external_ref"]:
         return None  # normalised: let register() judge it
     return Ready.of(prepared)
 
 
-def check_rows(rows: Rows, index: Pc4Index) -> list[Checked]:
-    return [(lineno, row, check_row(row, index)) for lineno, row in rows]
-
-
 def _verdicts(rows: Rows, index: Pc4Index) -> list[Verdict]:
     return [check_row(row, index) for _, row in rows]
+
+
+def _join(rows: Rows, verdicts: list[Verdict]) -> list[Checked]:
+    return [(lineno, row, v) for (lineno, row), v in zip(rows, verdicts, strict=True)]
 
 
 def default_workers(path: Path) -> int:
@@ -75,7 +79,7 @@ def checked_batches(path: Path, index: Pc4Index, batch: int, workers: int) -> It
     """The file's rows in batches of ``batch``, checked, in file order."""
     batches = _chunks(read_rows(path), batch)
     if workers < 1:
-        yield from (check_rows(rows, index) for rows in batches)
+        yield from (_join(rows, _verdicts(rows, index)) for rows in batches)
         return
     # spawn, not fork: the caller may run threads (a progress bar) whose locks a fork copies.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -107,7 +111,7 @@ def _joined(rows: Rows, verdicts: Future[list[Verdict]]) -> list[Checked]:
             f"the row-checking process ended unexpectedly (out of memory?) at line {rows[0][0]}; "
             "the rows before it are imported: import the file again to finish (imported rows "
             "stay as they are)", code="import_worker_lost") from exc
-    return [(lineno, row, v) for (lineno, row), v in zip(rows, done, strict=True)]
+    return _join(rows, done)
 
 
 def _chunks(rows: Iterable[tuple[int, dict[str, str]]], size: int) -> Iterator[Rows]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,15 +234,22 @@ def same_as(session: Session, participant_id: int, data: ParticipantIn, index: P
     p = get(session, participant_id)
     phones = {parse_phone(x).e164 for x in data.phones}
     addrs = sorted(_address_key(address_values(a, index)) for a in data.addresses)
-    stored = sorted(_address_key({f: getattr(a, f) for f in _KEY_FIELDS}) for a in p.addresses)
+    stored = sorted(address_key([getattr(a, f) for f in ADDRESS_KEY_FIELDS]) for a in p.addresses)
     return (p.name == clean_field(data.name, "name", max_len=200)
             and p.email == _email(data.email) and p.channel_pref == data.channel_pref
             and {ph.e164 for ph in p.phones} == phones and stored == addrs)
 
 
-_KEY_FIELDS = ("label", "postcode", "house_number", "lat", "lon", "days_mask", "start_minute",
-               "end_minute")
+#: The address columns that decide whether a re-imported address is the stored one.
+ADDRESS_KEY_FIELDS = ("label", "postcode", "house_number", "lat", "lon", "days_mask",
+                      "start_minute", "end_minute")
+
+
+def address_key(values: Sequence[Any]) -> tuple[object, ...]:
+    """``values`` in the order of :data:`ADDRESS_KEY_FIELDS`; coordinates compare to ~0.1 m."""
+    return tuple(round(v, 6) if f in ("lat", "lon") else v
+                 for f, v in zip(ADDRESS_KEY_FIELDS, values, strict=True))
 
 
 def _address_key(a: dict[str, Any]) -> tuple[object, ...]:
-    return tuple(round(a[f], 6) if f in ("lat", "lon") else a[f] for f in _KEY_FIELDS)
+    return address_key([a[f] for f in ADDRESS_KEY_FIELDS])
